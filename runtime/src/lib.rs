@@ -1,0 +1,28 @@
+//! `runtime`: an async runtime for Rust whose scheduler is EEVDF (earliest
+//! eligible virtual deadline first), the proportional-share policy of Linux
+//! since 6.6, with the 6.12 *delayed dequeue*.
+//!
+//! Tasks get weights (nice levels) for fair CPU shares and slices for latency,
+//! so a few latency-sensitive tasks stay responsive while others burn CPU.
+//!
+//! The policy lives in [`sched`]: a pure, exact run queue and a deterministic
+//! simulator. The executor built on it comes next.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use runtime::sched::{Config, Params, Pick, RunQueue, Weight};
+//!
+//! let mut q = RunQueue::new(Config::new())?;
+//! q.enqueue_new(Params::new().weight(Weight::from_nice(-5)?), "important");
+//! q.enqueue_new(Params::new(), "normal");
+//! assert!(matches!(q.pick(), Pick::Run(_)));
+//! q.charge(Duration::from_micros(100))?;
+//! # Ok::<(), runtime::sched::Error>(())
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod sched;

@@ -1,0 +1,1687 @@
+//! The EEVDF run queue: placement, charging, picking, blocking with delayed
+//! dequeue, waking, migration and reweighting.
+//!
+//! # Bookkeeping
+//!
+//! Every entity owns a slot (cold data: weight, lag, state, payload) and a tree
+//! node (hot data: vruntime, deadline, slice, links). The running entity is *not*
+//! linked in the tree but still counts in the weighted average, exactly as in
+//! Linux, so the sums are:
+//!
+//! - `sum_wkey = Σ w·(v − zero)` and `sum_w = Σ w` over linked entities (runnable
+//!   and delayed), in `i128`/`u64`;
+//! - the running entity's term added on the fly.
+//!
+//! `V = zero + ⌊(sum_wkey + w_c·(v_c − zero)) / (sum_w + w_c)⌋`, and eligibility
+//! `v ≤ V` is tested without dividing: `(v − zero)·W ≤ K`. The zero point is moved
+//! to `V` whenever keys drift far from it, so products stay small; `i128` makes
+//! overflow impossible in any case (|key| < 2^63, weights ≤ 2^20, n < 2^32).
+//!
+//! Virtual time advances by `dt·1024/w` with the division remainder carried per
+//! entity, so vruntime is exactly `⌊1024·service/w⌋` and rounding never
+//! accumulates: a simulation can compare against the ideal fluid schedule exactly.
+
+use std::time::Duration;
+
+use super::tree::{NIL, Tree, vt_before, vt_min};
+use super::{Error, NICE_0_WEIGHT, Weight};
+
+/// Smallest per-entity custom slice (custom slices are clamped to this range).
+pub const MIN_SLICE: Duration = Duration::from_micros(100);
+/// Largest per-entity custom slice.
+pub const MAX_SLICE: Duration = Duration::from_millis(100);
+
+/// Recenter the zero point when a key grows past this many virtual nanoseconds.
+const RECENTER_THRESHOLD: u64 = 1 << 32;
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn clamp_slice(d: Duration) -> u32 {
+    ns(d).clamp(ns(MIN_SLICE), ns(MAX_SLICE)) as u32
+}
+
+// ===== Config =====
+
+/// What a waking entity keeps from the lag it had when it blocked.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::sched::{Config, WakeLag};
+///
+/// let gameable = Config::new().wake_lag(WakeLag::Reset).delayed_dequeue(false);
+/// assert_eq!(gameable.get_wake_lag(), WakeLag::Reset);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WakeLag {
+    /// Keep the (clamped) lag: debt follows the entity through a sleep. The
+    /// default, and the rule that makes micro-sleeps pointless.
+    #[default]
+    Keep,
+    /// Join at the average (lag 0): a sleep forgives debt. Offered for comparison;
+    /// a task that sleeps briefly at the end of each slice gains share under it.
+    Reset,
+}
+
+/// Queue-wide policy settings. Validated by [`RunQueue::new`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runtime::sched::{Config, RunQueue};
+///
+/// let config = Config::new()
+///     .base_slice(Duration::from_micros(700))
+///     .delayed_dequeue(true)
+///     .run_to_parity(true);
+/// let queue: RunQueue<()> = RunQueue::new(config)?;
+/// assert!(queue.is_empty());
+///
+/// let bad = Config::new().base_slice(Duration::from_secs(1));
+/// assert!(RunQueue::<()>::new(bad).is_err());
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    base_slice: Duration,
+    tick: Duration,
+    delayed_dequeue: bool,
+    wake_lag: WakeLag,
+    run_to_parity: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// The defaults: base slice 700 µs, tick 1 ms, delayed dequeue on, lag kept on
+    /// wake, run to parity on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime::sched::Config;
+    ///
+    /// assert_eq!(Config::new().get_base_slice(), Duration::from_micros(700));
+    /// ```
+    pub const fn new() -> Config {
+        Config {
+            base_slice: Duration::from_micros(700),
+            tick: Duration::from_millis(1),
+            delayed_dequeue: true,
+            wake_lag: WakeLag::Keep,
+            run_to_parity: true,
+        }
+    }
+
+    /// The request size of entities without a custom slice: how long an entity
+    /// may run before its deadline is renewed. Must lie in `0.1 ms..=100 ms`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime::sched::Config;
+    ///
+    /// let c = Config::new().base_slice(Duration::from_millis(3));
+    /// assert_eq!(c.get_base_slice(), Duration::from_millis(3));
+    /// ```
+    pub const fn base_slice(mut self, slice: Duration) -> Config {
+        self.base_slice = slice;
+        self
+    }
+
+    /// The scheduling granularity: the longest a single run (poll) is expected to
+    /// last. A dequeued entity keeps at most `largest queued slice + tick` of lag.
+    /// Must lie in `1 ns..=1 s`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime::sched::Config;
+    ///
+    /// let c = Config::new().tick(Duration::from_micros(100));
+    /// assert_eq!(c.get_tick(), Duration::from_micros(100));
+    /// ```
+    pub const fn tick(mut self, tick: Duration) -> Config {
+        self.tick = tick;
+        self
+    }
+
+    /// Whether an entity that blocks while ineligible stays queued as *delayed*
+    /// until picked (the default) instead of leaving at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sched::Config;
+    ///
+    /// assert!(!Config::new().delayed_dequeue(false).get_delayed_dequeue());
+    /// ```
+    pub const fn delayed_dequeue(mut self, on: bool) -> Config {
+        self.delayed_dequeue = on;
+        self
+    }
+
+    /// What a waking (dequeued) entity keeps of its lag; see [`WakeLag`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sched::{Config, WakeLag};
+    ///
+    /// assert_eq!(Config::new().get_wake_lag(), WakeLag::Keep);
+    /// ```
+    pub const fn wake_lag(mut self, policy: WakeLag) -> Config {
+        self.wake_lag = policy;
+        self
+    }
+
+    /// Whether a picked entity is protected from being switched out until it has
+    /// used its request (or the smallest slice on the queue) or lost eligibility.
+    /// Fewer switches; the lag bound loosens from the paper's to `r_max + q`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sched::Config;
+    ///
+    /// assert!(Config::new().get_run_to_parity());
+    /// ```
+    pub const fn run_to_parity(mut self, on: bool) -> Config {
+        self.run_to_parity = on;
+        self
+    }
+
+    /// See [`Config::base_slice`].
+    ///
+    /// ```
+    /// # use runtime::sched::Config;
+    /// let _ = Config::new().get_base_slice();
+    /// ```
+    pub const fn get_base_slice(&self) -> Duration {
+        self.base_slice
+    }
+
+    /// See [`Config::tick`].
+    ///
+    /// ```
+    /// # use runtime::sched::Config;
+    /// let _ = Config::new().get_tick();
+    /// ```
+    pub const fn get_tick(&self) -> Duration {
+        self.tick
+    }
+
+    /// See [`Config::delayed_dequeue`].
+    ///
+    /// ```
+    /// # use runtime::sched::Config;
+    /// assert!(Config::new().get_delayed_dequeue());
+    /// ```
+    pub const fn get_delayed_dequeue(&self) -> bool {
+        self.delayed_dequeue
+    }
+
+    /// See [`Config::wake_lag`].
+    ///
+    /// ```
+    /// # use runtime::sched::Config;
+    /// let _ = Config::new().get_wake_lag();
+    /// ```
+    pub const fn get_wake_lag(&self) -> WakeLag {
+        self.wake_lag
+    }
+
+    /// See [`Config::run_to_parity`].
+    ///
+    /// ```
+    /// # use runtime::sched::Config;
+    /// let _ = Config::new().get_run_to_parity();
+    /// ```
+    pub const fn get_run_to_parity(&self) -> bool {
+        self.run_to_parity
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.base_slice < MIN_SLICE || self.base_slice > MAX_SLICE {
+            return Err(Error::BaseSliceOutOfRange(self.base_slice));
+        }
+        if self.tick.is_zero() || self.tick > Duration::from_secs(1) {
+            return Err(Error::TickOutOfRange(self.tick));
+        }
+        Ok(())
+    }
+}
+
+// ===== Params =====
+
+/// How a new entity asks to be scheduled: its weight (throughput share) and an
+/// optional custom slice (latency request).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runtime::sched::{Params, Weight};
+///
+/// let latency_sensitive = Params::new()
+///     .weight(Weight::from_nice(-5)?)
+///     .slice(Duration::from_micros(200));
+/// assert_eq!(latency_sensitive.get_slice(), Some(Duration::from_micros(200)));
+///
+/// // Custom slices are clamped to 0.1 ms..=100 ms, as in Linux.
+/// let tiny = Params::new().slice(Duration::from_nanos(5));
+/// assert_eq!(tiny.get_slice(), Some(Duration::from_micros(100)));
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params {
+    weight: Weight,
+    slice: Option<u32>,
+}
+
+impl Params {
+    /// Nice 0 with the queue's base slice.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, Weight};
+    /// assert_eq!(Params::new().get_weight(), Weight::NICE_0);
+    /// ```
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    /// Sets the weight.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, Weight};
+    /// let p = Params::new().weight(Weight::from_nice(3)?);
+    /// assert_eq!(p.get_weight().get(), 526);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn weight(mut self, weight: Weight) -> Params {
+        self.weight = weight;
+        self
+    }
+
+    /// Sets a custom slice, clamped to [`MIN_SLICE`]`..=`[`MAX_SLICE`]. A shorter
+    /// slice gives earlier deadlines (lower latency) without a larger share.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::Params;
+    /// let p = Params::new().slice(Duration::from_secs(5));
+    /// assert_eq!(p.get_slice(), Some(Duration::from_millis(100)));
+    /// ```
+    pub fn slice(mut self, slice: Duration) -> Params {
+        self.slice = Some(clamp_slice(slice));
+        self
+    }
+
+    /// The weight.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, Weight};
+    /// assert_eq!(Params::new().get_weight(), Weight::NICE_0);
+    /// ```
+    pub fn get_weight(&self) -> Weight {
+        self.weight
+    }
+
+    /// The custom slice, if any.
+    ///
+    /// ```
+    /// # use runtime::sched::Params;
+    /// assert_eq!(Params::new().get_slice(), None);
+    /// ```
+    pub fn get_slice(&self) -> Option<Duration> {
+        self.slice.map(|s| Duration::from_nanos(u64::from(s)))
+    }
+}
+
+// ===== Handles and results =====
+
+/// A handle to an entity on one [`RunQueue`]. Handles are checked: a handle to a
+/// removed or migrated entity is refused with [`Error::UnknownEntity`], even if
+/// its slot was reused.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::sched::{Error, Params, RunQueue};
+///
+/// let mut q = RunQueue::new(Default::default())?;
+/// let id = q.enqueue_new(Params::new(), "task");
+/// assert_eq!(q.remove(id), Ok("task"));
+/// assert_eq!(q.remove(id), Err(Error::UnknownEntity));
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntityId {
+    index: u32,
+    generation: u32,
+}
+
+impl EntityId {
+    /// A small dense number, unique among the live entities of one queue (slots are
+    /// reused after removal), handy for indexing side tables.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// assert_eq!(q.enqueue_new(Params::new(), ()).index(), 0);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+/// Where an entity stands on its queue.
+///
+/// ```
+/// # use runtime::sched::{EntityState, Params, RunQueue};
+/// let mut q = RunQueue::new(Default::default())?;
+/// let id = q.enqueue_new(Params::new(), ());
+/// assert_eq!(q.info(id)?.state, EntityState::Runnable);
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityState {
+    /// Queued and waiting to be picked.
+    Runnable,
+    /// Picked and running.
+    Running,
+    /// Blocked while ineligible and kept queued until picked (then dequeued, never
+    /// run) or woken (then runnable again in place). Queued, but not runnable.
+    Delayed,
+    /// Not queued: blocked, with its lag stored for the next wake.
+    Sleeping,
+}
+
+/// A snapshot of one entity, from [`RunQueue::info`].
+///
+/// ```
+/// # use runtime::sched::{Params, RunQueue};
+/// let mut q = RunQueue::new(Default::default())?;
+/// let id = q.enqueue_new(Params::new(), ());
+/// let info = q.info(id)?;
+/// assert_eq!(info.lag_ns, 0); // a new entity joins at the average
+/// assert!(info.eligible);
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntityInfo {
+    /// Queue position.
+    pub state: EntityState,
+    /// Weight.
+    pub weight: Weight,
+    /// Request size.
+    pub slice: Duration,
+    /// Whether the slice was set by the entity rather than taken from the queue.
+    pub custom_slice: bool,
+    /// Virtual runtime (wrapping; compare by difference).
+    pub vruntime: u64,
+    /// Virtual deadline (wrapping; compare by difference).
+    pub deadline: u64,
+    /// Real lag in nanoseconds, `w·(V − v)/1024`: positive means owed service.
+    /// For a sleeping entity, the stored lag it will wake with.
+    pub lag_ns: i64,
+    /// Queued and `v ≤ V` (always false when sleeping).
+    pub eligible: bool,
+    /// Total run time charged.
+    pub runtime: Duration,
+}
+
+/// The outcome of [`RunQueue::pick`].
+///
+/// ```
+/// # use runtime::sched::{Params, Pick, RunQueue};
+/// let mut q = RunQueue::new(Default::default())?;
+/// assert_eq!(q.pick(), Pick::Idle);
+/// let id = q.enqueue_new(Params::new(), ());
+/// assert_eq!(q.pick(), Pick::Run(id));
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// Run this entity; it is now the running entity.
+    Run(EntityId),
+    /// The pick met a delayed entity and finished its dequeue (lag 0, now
+    /// sleeping). It must not run; tell its owner it is fully blocked, then pick
+    /// again.
+    Dequeued(EntityId),
+    /// Nothing is queued.
+    Idle,
+}
+
+/// The outcome of [`RunQueue::charge`].
+///
+/// ```
+/// # use std::time::Duration;
+/// # use runtime::sched::{Params, RunQueue};
+/// let mut q = RunQueue::new(Default::default())?;
+/// q.enqueue_new(Params::new(), ());
+/// q.pick();
+/// let c = q.charge(Duration::from_millis(1))?;
+/// assert!(c.renewed); // a 1 ms run used up the 0.35 ms first request
+/// assert!(!c.resched); // but nobody else is waiting
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Charge {
+    /// The running entity reached its deadline and was given a new request.
+    pub renewed: bool,
+    /// Another entity should run now: the running one is unprotected and is no
+    /// longer the earliest eligible deadline.
+    pub resched: bool,
+}
+
+/// The outcome of [`RunQueue::block_current`].
+///
+/// ```
+/// # use runtime::sched::{Block, Params, RunQueue};
+/// let mut q = RunQueue::new(Default::default())?;
+/// q.enqueue_new(Params::new(), ());
+/// q.pick();
+/// assert_eq!(q.block_current()?, Block::Dequeued); // alone, so eligible
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// It was eligible (or delayed dequeue is off): removed, lag stored.
+    Dequeued,
+    /// It was ineligible: kept queued as delayed, still competing, never run.
+    Delayed,
+}
+
+/// The outcome of [`RunQueue::wake`].
+///
+/// ```
+/// # use runtime::sched::{Block, Params, RunQueue, Wake};
+/// let mut q = RunQueue::new(Default::default())?;
+/// let id = q.enqueue_new(Params::new(), ());
+/// q.pick();
+/// q.block_current()?;
+/// assert_eq!(q.wake(id)?, Wake::Placed);
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// It was sleeping and has been placed with its stored lag.
+    Placed,
+    /// It was delayed and is runnable again in place, keeping its debt.
+    Rearmed,
+}
+
+/// An entity in transit between two queues, from [`RunQueue::migrate_out`].
+/// Its lag is relative: [`RunQueue::migrate_in`] places it at the same lag
+/// relative to the destination's average.
+///
+/// ```
+/// # use runtime::sched::{Params, RunQueue};
+/// let mut a = RunQueue::new(Default::default())?;
+/// let mut b = RunQueue::new(Default::default())?;
+/// let id = a.enqueue_new(Params::new(), "job");
+/// let moving = a.migrate_out(id)?;
+/// assert_eq!(moving.payload(), &"job");
+/// let id = b.migrate_in(moving);
+/// assert_eq!(b.get(id), Some(&"job"));
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Migrant<T> {
+    weight: u32,
+    slice: u32,
+    custom_slice: bool,
+    vlag: i64,
+    rel_deadline: u64,
+    queued: bool,
+    runtime: u64,
+    payload: T,
+}
+
+impl<T> Migrant<T> {
+    /// The payload travelling with the entity.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// # let mut q = RunQueue::new(Default::default())?;
+    /// # let id = q.enqueue_new(Params::new(), 7);
+    /// assert_eq!(*q.migrate_out(id)?.payload(), 7);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn payload(&self) -> &T {
+        &self.payload
+    }
+
+    /// Real lag in nanoseconds it carries (positive: owed service).
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// # let mut q = RunQueue::new(Default::default())?;
+    /// # let id = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.migrate_out(id)?.lag_ns(), 0);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn lag_ns(&self) -> i64 {
+        real_lag(self.vlag, self.weight)
+    }
+
+    /// Whether it was queued (runnable) when it left; if not, it arrives sleeping.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// # let mut q = RunQueue::new(Default::default())?;
+    /// # let id = q.enqueue_new(Params::new(), ());
+    /// assert!(q.migrate_out(id)?.is_queued());
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn is_queued(&self) -> bool {
+        self.queued
+    }
+}
+
+/// `w·vlag/1024`, rounded toward minus infinity.
+fn real_lag(vlag: i64, weight: u32) -> i64 {
+    (i128::from(vlag) * i128::from(weight)).div_euclid(i128::from(NICE_0_WEIGHT)) as i64
+}
+
+// ===== RunQueue =====
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    Sleeping,
+    Runnable,
+    Running,
+    Delayed,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    generation: u32,
+    state: SlotState,
+    weight: u32,
+    custom_slice: bool,
+    /// Remainder of `dt·1024 mod w` not yet turned into vruntime.
+    vrem: u32,
+    /// Stored virtual lag `V − v` (sleeping entities).
+    vlag: i64,
+    /// Protected until vruntime reaches this (the running entity).
+    vprot: u64,
+    runtime: u64,
+    payload: Option<T>,
+}
+
+/// One worker's EEVDF run queue: picks the eligible entity (lag ≥ 0) with the
+/// earliest virtual deadline, in O(1) when the earliest deadline is eligible and
+/// O(log n) otherwise.
+///
+/// It owns no clock, lock or atomic: run time is passed to [`charge`](Self::charge),
+/// so the policy can be tested and simulated exactly. `T` is a payload stored with
+/// each entity (a task pointer, a name).
+///
+/// # Lifecycle
+///
+/// [`enqueue_new`](Self::enqueue_new) → [`pick`](Self::pick) returns
+/// [`Pick::Run`] → [`charge`](Self::charge) the time it ran → then either nothing
+/// (it stays runnable and the next `pick` puts it back), [`yield_current`](Self::yield_current),
+/// [`block_current`](Self::block_current) (later [`wake`](Self::wake)), or
+/// [`remove`](Self::remove).
+///
+/// # Examples
+///
+/// Two CPU-bound entities at nice 0 and nice 5 share the worker about 3:1.
+///
+/// ```
+/// use std::time::Duration;
+/// use runtime::sched::{Config, Params, Pick, RunQueue, Weight};
+///
+/// let mut q = RunQueue::new(Config::new())?;
+/// let a = q.enqueue_new(Params::new(), "a");
+/// let b = q.enqueue_new(Params::new().weight(Weight::from_nice(5)?), "b");
+/// let mut ran = [0u32; 2];
+/// for _ in 0..10_000 {
+///     let Pick::Run(id) = q.pick() else { unreachable!() };
+///     q.charge(Duration::from_micros(100))?;
+///     ran[usize::from(id == b)] += 1;
+/// }
+/// let share = f64::from(ran[0]) / 10_000.0;
+/// assert!((share - 1024.0 / (1024.0 + 335.0)).abs() < 0.01);
+/// # Ok::<(), runtime::sched::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RunQueue<T> {
+    tree: Tree,
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    config: Config,
+    base_slice: u32,
+    tick: u64,
+    /// Reference point of the keys.
+    pub(super) zero: u64,
+    /// Σ w·(v − zero) over linked entities.
+    sum_wkey: i128,
+    /// Σ w over linked entities.
+    sum_w: u64,
+    /// The running entity, or NIL.
+    curr: u32,
+    nr_queued: usize,
+    nr_delayed: usize,
+    live: usize,
+}
+
+impl<T> RunQueue<T> {
+    /// An empty queue with the given policy.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BaseSliceOutOfRange`] or [`Error::TickOutOfRange`] for a config
+    /// outside the documented ranges.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtime::sched::{Config, Error, RunQueue};
+    ///
+    /// let q: RunQueue<()> = RunQueue::new(Config::new())?;
+    /// let err = RunQueue::<()>::new(Config::new().base_slice(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(err, Error::BaseSliceOutOfRange(Duration::ZERO));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn new(config: Config) -> Result<RunQueue<T>, Error> {
+        config.validate()?;
+        Ok(RunQueue {
+            tree: Tree::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            base_slice: ns(config.base_slice) as u32,
+            tick: ns(config.tick),
+            config,
+            zero: 0,
+            sum_wkey: 0,
+            sum_w: 0,
+            curr: NIL,
+            nr_queued: 0,
+            nr_delayed: 0,
+            live: 0,
+        })
+    }
+
+    /// The policy this queue was built with.
+    ///
+    /// ```
+    /// # use runtime::sched::{Config, RunQueue};
+    /// let q: RunQueue<()> = RunQueue::new(Config::new())?;
+    /// assert_eq!(q.config(), &Config::new());
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- lookups -----
+
+    fn slot_of(&self, id: EntityId) -> Result<u32, Error> {
+        match self.slots.get(id.index as usize) {
+            Some(s) if s.generation == id.generation && s.state != SlotState::Free => Ok(id.index),
+            _ => Err(Error::UnknownEntity),
+        }
+    }
+
+    fn id_of(&self, idx: u32) -> EntityId {
+        EntityId {
+            index: idx,
+            generation: self.slots[idx as usize].generation,
+        }
+    }
+
+    /// The payload of a live entity.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new(), "hello");
+    /// assert_eq!(q.get(id), Some(&"hello"));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn get(&self, id: EntityId) -> Option<&T> {
+        let idx = self.slot_of(id).ok()?;
+        self.slots[idx as usize].payload.as_ref()
+    }
+
+    /// The payload of a live entity, mutably.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new(), 1);
+    /// *q.get_mut(id).unwrap() += 1;
+    /// assert_eq!(q.get(id), Some(&2));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn get_mut(&mut self, id: EntityId) -> Option<&mut T> {
+        let idx = self.slot_of(id).ok()?;
+        self.slots[idx as usize].payload.as_mut()
+    }
+
+    /// The running entity, if any.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.current(), None);
+    /// q.pick();
+    /// assert_eq!(q.current(), Some(id));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn current(&self) -> Option<EntityId> {
+        (self.curr != NIL).then(|| self.id_of(self.curr))
+    }
+
+    /// Entities queued, *including* delayed ones and the running one (Linux's
+    /// `nr_queued`).
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.nr_queued(), 1);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn nr_queued(&self) -> usize {
+        self.nr_queued
+    }
+
+    /// Entities queued and runnable, *excluding* delayed ones (Linux's
+    /// `nr_runnable`): what idle and steal decisions must look at.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.nr_runnable(), 1);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn nr_runnable(&self) -> usize {
+        self.nr_queued - self.nr_delayed
+    }
+
+    /// Entities blocked but still queued as delayed.
+    ///
+    /// ```
+    /// # use runtime::sched::RunQueue;
+    /// let q: RunQueue<()> = RunQueue::new(Default::default())?;
+    /// assert_eq!(q.nr_delayed(), 0);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn nr_delayed(&self) -> usize {
+        self.nr_delayed
+    }
+
+    /// Live entities, queued or sleeping.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.len(), 1);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// No live entities.
+    ///
+    /// ```
+    /// # use runtime::sched::RunQueue;
+    /// assert!(RunQueue::<()>::new(Default::default())?.is_empty());
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Total weight of the queued entities (delayed and running included).
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), ());
+    /// q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.total_weight(), 2048);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn total_weight(&self) -> u64 {
+        self.load().1
+    }
+
+    /// The weighted average vruntime `V` of the queued entities, rounded toward
+    /// minus infinity, so an entity exactly at `V` is eligible.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// q.charge(Duration::from_nanos(1000))?;
+    /// // One entity ran 1000 virtual ns, the other none: V moved by 500.
+    /// assert_eq!(q.avg_vruntime().wrapping_sub(q.info(a)?.vruntime.wrapping_sub(1000)), 500);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn avg_vruntime(&self) -> u64 {
+        self.avg()
+    }
+
+    /// A snapshot of an entity.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownEntity`] for a handle that is not live here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{EntityState, Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new().slice(Duration::from_millis(2)), ());
+    /// let info = q.info(id)?;
+    /// assert_eq!(info.slice, Duration::from_millis(2));
+    /// assert!(info.custom_slice);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn info(&self, id: EntityId) -> Result<EntityInfo, Error> {
+        let idx = self.slot_of(id)?;
+        let s = &self.slots[idx as usize];
+        let n = self.tree.node(idx);
+        let (lag_ns, eligible, state) = match s.state {
+            SlotState::Sleeping => (real_lag(s.vlag, s.weight), false, EntityState::Sleeping),
+            st => {
+                let state = match st {
+                    SlotState::Running => EntityState::Running,
+                    SlotState::Delayed => EntityState::Delayed,
+                    _ => EntityState::Runnable,
+                };
+                let (k, l) = self.load();
+                let vlag = self.avg().wrapping_sub(n.vruntime) as i64;
+                (
+                    real_lag(vlag, s.weight),
+                    self.eligible(n.vruntime, k, l),
+                    state,
+                )
+            }
+        };
+        Ok(EntityInfo {
+            state,
+            weight: Weight::from_raw(u64::from(s.weight)).expect("stored weights are valid"),
+            slice: Duration::from_nanos(u64::from(n.slice)),
+            custom_slice: s.custom_slice,
+            vruntime: n.vruntime,
+            deadline: n.deadline,
+            lag_ns,
+            eligible,
+            runtime: Duration::from_nanos(s.runtime),
+        })
+    }
+
+    // ----- arithmetic -----
+
+    #[inline]
+    fn key(&self, v: u64) -> i64 {
+        v.wrapping_sub(self.zero) as i64
+    }
+
+    /// (K, W) including the running entity.
+    #[inline]
+    fn load(&self) -> (i128, u64) {
+        let (mut k, mut l) = (self.sum_wkey, self.sum_w);
+        if self.curr != NIL {
+            let w = self.slots[self.curr as usize].weight;
+            k += i128::from(w) * i128::from(self.key(self.tree.node(self.curr).vruntime));
+            l += u64::from(w);
+        }
+        (k, l)
+    }
+
+    /// `v ≤ V`, by cross-multiplication.
+    #[inline]
+    fn eligible(&self, v: u64, k: i128, l: u64) -> bool {
+        l == 0 || i128::from(self.key(v)) * i128::from(l) <= k
+    }
+
+    fn avg(&self) -> u64 {
+        let (k, l) = self.load();
+        if l == 0 {
+            return self.zero;
+        }
+        let off = match i64::try_from(k) {
+            Ok(k) => k.div_euclid(l as i64),
+            Err(_) => k.div_euclid(i128::from(l)) as i64,
+        };
+        self.zero.wrapping_add(off as u64)
+    }
+
+    /// Moves the zero point to V.
+    #[cold]
+    fn recenter(&mut self) {
+        let v = self.avg();
+        let delta = v.wrapping_sub(self.zero) as i64;
+        self.sum_wkey -= i128::from(self.sum_w) * i128::from(delta);
+        self.zero = v;
+    }
+
+    fn vslice(&self, idx: u32) -> u64 {
+        let slice = u64::from(self.tree.node(idx).slice);
+        slice * u64::from(NICE_0_WEIGHT) / u64::from(self.slots[idx as usize].weight)
+    }
+
+    /// Links `idx` into the tree and the sums.
+    fn link(&mut self, idx: u32) {
+        let w = self.slots[idx as usize].weight;
+        self.sum_wkey += i128::from(w) * i128::from(self.key(self.tree.node(idx).vruntime));
+        self.sum_w += u64::from(w);
+        self.tree.insert(idx);
+    }
+
+    /// Unlinks `idx` from the tree and the sums.
+    fn unlink(&mut self, idx: u32) {
+        let w = self.slots[idx as usize].weight;
+        let v = self.tree.node(idx).vruntime;
+        self.tree.remove(idx);
+        self.sum_wkey -= i128::from(w) * i128::from(self.key(v));
+        self.sum_w -= u64::from(w);
+        self.settle_if_empty(v);
+    }
+
+    /// When the last queued entity leaves, keep V where it was.
+    fn settle_if_empty(&mut self, v: u64) {
+        if self.sum_w == 0 && self.curr == NIL {
+            debug_assert_eq!(self.sum_wkey, 0);
+            self.zero = v;
+        }
+    }
+
+    /// The stored-lag clamp: `(largest queued slice + tick)·1024/w`.
+    fn clamp_vlag(&self, idx: u32, vlag: i64) -> i64 {
+        let mut max_slice = self.tree.node(idx).slice;
+        if let Some((_, hi)) = self.tree.slice_range() {
+            max_slice = max_slice.max(hi);
+        }
+        if self.curr != NIL {
+            max_slice = max_slice.max(self.tree.node(self.curr).slice);
+        }
+        let limit = (u64::from(max_slice) + self.tick) * u64::from(NICE_0_WEIGHT)
+            / u64::from(self.slots[idx as usize].weight);
+        let limit = limit.min(i64::MAX as u64) as i64;
+        vlag.clamp(-limit, limit)
+    }
+
+    /// Places unlinked, not-running `idx` so that its lag after joining is `vlag`
+    /// (the `(W + w)/W` inflation), and returns the new vruntime.
+    fn place(&mut self, idx: u32, vlag: i64) -> u64 {
+        let (_, l) = self.load();
+        let w = u64::from(self.slots[idx as usize].weight);
+        let used = if l > 0 && vlag != 0 {
+            (i128::from(vlag) * i128::from(l + w) / i128::from(l)) as i64
+        } else {
+            vlag
+        };
+        let v = self.avg().wrapping_sub(used as u64);
+        let n = self.tree.node_mut(idx);
+        n.vruntime = v;
+        self.slots[idx as usize].vrem = 0;
+        v
+    }
+
+    // ----- slots -----
+
+    fn alloc(&mut self, weight: u32, slice: Option<u32>, payload: T) -> u32 {
+        let slot = Slot {
+            generation: 0,
+            state: SlotState::Sleeping,
+            weight,
+            custom_slice: slice.is_some(),
+            vrem: 0,
+            vlag: 0,
+            vprot: 0,
+            runtime: 0,
+            payload: Some(payload),
+        };
+        let idx = match self.free.pop() {
+            Some(idx) => {
+                let generation = self.slots[idx as usize].generation;
+                self.slots[idx as usize] = Slot { generation, ..slot };
+                idx
+            }
+            None => {
+                let idx = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i != NIL)
+                    .expect("run queue is limited to 2^32 - 1 entities");
+                self.slots.push(slot);
+                self.tree.ensure(idx);
+                idx
+            }
+        };
+        self.tree.node_mut(idx).slice = slice.unwrap_or(self.base_slice);
+        self.live += 1;
+        idx
+    }
+
+    fn release(&mut self, idx: u32) -> T {
+        let s = &mut self.slots[idx as usize];
+        s.state = SlotState::Free;
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(idx);
+        self.live -= 1;
+        s.payload.take().expect("live slots hold a payload")
+    }
+
+    // ----- operations -----
+
+    /// Adds a new entity, runnable, at lag 0 (vruntime = V) with a half-slice
+    /// first deadline: running entities are on average half-way through their
+    /// request, so a newcomer neither jumps ahead of them nor waits a full slice.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new(), ());
+    /// let info = q.info(id)?;
+    /// assert_eq!(info.deadline - info.vruntime, 350_000); // half of 700 µs
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn enqueue_new(&mut self, params: Params, payload: T) -> EntityId {
+        let idx = self.alloc(params.weight.get(), params.slice, payload);
+        let v = self.place(idx, 0);
+        let d = v.wrapping_add(self.vslice(idx) / 2);
+        self.tree.node_mut(idx).deadline = d;
+        self.slots[idx as usize].state = SlotState::Runnable;
+        self.link(idx);
+        self.nr_queued += 1;
+        self.id_of(idx)
+    }
+
+    /// Chooses what runs next.
+    ///
+    /// The running entity, if still runnable, is put back first, unless run to
+    /// parity protects it (it is eligible and has not used its protected
+    /// request), in which case it keeps running. Then the eligible entity with
+    /// the earliest deadline is taken; if that is a delayed entity, its dequeue
+    /// is completed (lag set to 0) and [`Pick::Dequeued`] reports it, never run:
+    /// call `pick` again. A non-empty queue always has an eligible entity, so
+    /// `pick` returns [`Pick::Idle`] only when nothing is queued.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Config, Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Config::new().run_to_parity(false))?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// let b = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.pick(), Pick::Run(a));
+    /// q.charge(Duration::from_micros(400))?; // past its first deadline
+    /// assert_eq!(q.pick(), Pick::Run(b));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn pick(&mut self) -> Pick {
+        if self.curr != NIL {
+            let c = self.curr;
+            if self.config.run_to_parity && self.protected(c) {
+                return Pick::Run(self.id_of(c));
+            }
+            self.curr = NIL;
+            self.slots[c as usize].state = SlotState::Runnable;
+            self.link(c);
+        }
+        let Some(left) = self.tree.leftmost() else {
+            return Pick::Idle;
+        };
+        if self.key(self.tree.node(left).vruntime).unsigned_abs() > RECENTER_THRESHOLD {
+            self.recenter();
+        }
+        let (k, l) = (self.sum_wkey, self.sum_w);
+        let idx = match self.tree.pick(|v| self.eligible(v, k, l)) {
+            Some(idx) => idx,
+            None => {
+                debug_assert!(false, "a non-empty queue has no eligible entity");
+                left
+            }
+        };
+        if self.slots[idx as usize].state == SlotState::Delayed {
+            self.unlink(idx);
+            let s = &mut self.slots[idx as usize];
+            s.state = SlotState::Sleeping;
+            s.vlag = 0;
+            self.nr_queued -= 1;
+            self.nr_delayed -= 1;
+            return Pick::Dequeued(self.id_of(idx));
+        }
+        self.unlink(idx);
+        self.curr = idx;
+        self.slots[idx as usize].state = SlotState::Running;
+        let n = self.tree.node(idx);
+        let mut min_slice = n.slice;
+        if let Some((lo, _)) = self.tree.slice_range() {
+            min_slice = min_slice.min(lo);
+        }
+        let vmin = u64::from(min_slice) * u64::from(NICE_0_WEIGHT)
+            / u64::from(self.slots[idx as usize].weight);
+        self.slots[idx as usize].vprot = vt_min(n.deadline, n.vruntime.wrapping_add(vmin));
+        Pick::Run(self.id_of(idx))
+    }
+
+    /// Run to parity: eligible and short of its protected vruntime.
+    fn protected(&self, c: u32) -> bool {
+        let v = self.tree.node(c).vruntime;
+        let (k, l) = self.load();
+        vt_before(v, self.slots[c as usize].vprot) && self.eligible(v, k, l)
+    }
+
+    /// Charges `ran` of run time to the running entity: its vruntime advances by
+    /// `ran·1024/w`, and if that reaches its deadline it gets a new request
+    /// (`deadline = vruntime + slice·1024/w`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NothingRunning`] if no entity is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// let before = q.info(id)?.vruntime;
+    /// q.charge(Duration::from_micros(10))?;
+    /// assert_eq!(q.info(id)?.vruntime - before, 10_000); // nice 0: 1 ns = 1 virtual ns
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn charge(&mut self, ran: Duration) -> Result<Charge, Error> {
+        let c = self.curr;
+        if c == NIL {
+            return Err(Error::NothingRunning);
+        }
+        let dt = ns(ran);
+        let s = &mut self.slots[c as usize];
+        s.runtime = s.runtime.saturating_add(dt);
+        let dv = if s.weight == NICE_0_WEIGHT {
+            dt
+        } else {
+            let num = u128::from(dt) * u128::from(NICE_0_WEIGHT) + u128::from(s.vrem);
+            let w = u128::from(s.weight);
+            s.vrem = (num % w) as u32;
+            (num / w) as u64
+        };
+        let n = self.tree.node_mut(c);
+        n.vruntime = n.vruntime.wrapping_add(dv);
+        let renewed = !vt_before(n.vruntime, n.deadline);
+        if renewed {
+            let d = n.vruntime.wrapping_add(self.vslice(c));
+            self.tree.node_mut(c).deadline = d;
+        }
+        Ok(Charge {
+            renewed,
+            resched: self.should_resched(),
+        })
+    }
+
+    /// Whether a pick now would switch away from the running entity (false when
+    /// nothing runs or nothing else is runnable).
+    fn should_resched(&self) -> bool {
+        let c = self.curr;
+        if c == NIL || self.nr_runnable() <= 1 {
+            return false;
+        }
+        if self.config.run_to_parity && self.protected(c) {
+            return false;
+        }
+        let (k, l) = self.load();
+        let n = self.tree.node(c);
+        if !self.eligible(n.vruntime, k, l) {
+            return true;
+        }
+        match self.tree.pick(|v| self.eligible(v, k, l)) {
+            Some(t) => vt_before(self.tree.node(t).deadline, n.deadline),
+            None => false,
+        }
+    }
+
+    /// The running entity gives up the rest of its request: if eligible, its
+    /// vruntime jumps to its deadline and it gets a new request. An ineligible
+    /// entity is left alone (it is not owed anything to forfeit). It stays
+    /// runnable; the next [`pick`](Self::pick) decides.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NothingRunning`] if no entity is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// let b = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.pick(), Pick::Run(a));
+    /// q.yield_current()?;
+    /// assert_eq!(q.pick(), Pick::Run(b));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn yield_current(&mut self) -> Result<(), Error> {
+        let c = self.curr;
+        if c == NIL {
+            return Err(Error::NothingRunning);
+        }
+        let (k, l) = self.load();
+        let n = self.tree.node(c);
+        if self.eligible(n.vruntime, k, l) {
+            let d = n.deadline;
+            let vslice = self.vslice(c);
+            let n = self.tree.node_mut(c);
+            n.vruntime = d;
+            n.deadline = d.wrapping_add(vslice);
+            let s = &mut self.slots[c as usize];
+            s.vrem = 0;
+            s.vprot = d;
+        }
+        Ok(())
+    }
+
+    /// The running entity blocks. If it is eligible (or delayed dequeue is off)
+    /// it leaves the queue and its lag, clamped to `±(largest queued slice +
+    /// tick)`, is stored for its wake. If it is ineligible (it owes service) and
+    /// delayed dequeue is on, it stays queued as *delayed*: it keeps competing
+    /// with its debt and is dequeued, never run, when a pick reaches it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NothingRunning`] if no entity is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Block, Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// let b = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.pick(), Pick::Run(a));
+    /// q.charge(Duration::from_millis(1))?; // now ahead of b: it owes service
+    /// assert_eq!(q.block_current()?, Block::Delayed);
+    /// assert_eq!((q.nr_queued(), q.nr_runnable()), (2, 1));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn block_current(&mut self) -> Result<Block, Error> {
+        let c = self.curr;
+        if c == NIL {
+            return Err(Error::NothingRunning);
+        }
+        let (k, l) = self.load();
+        let v = self.tree.node(c).vruntime;
+        if self.config.delayed_dequeue && !self.eligible(v, k, l) {
+            self.curr = NIL;
+            self.slots[c as usize].state = SlotState::Delayed;
+            self.link(c);
+            self.nr_delayed += 1;
+            return Ok(Block::Delayed);
+        }
+        let vlag = self.clamp_vlag(c, self.avg().wrapping_sub(v) as i64);
+        self.curr = NIL;
+        self.settle_if_empty(v);
+        let s = &mut self.slots[c as usize];
+        s.state = SlotState::Sleeping;
+        s.vlag = vlag;
+        self.nr_queued -= 1;
+        Ok(Block::Dequeued)
+    }
+
+    /// Makes a blocked entity runnable.
+    ///
+    /// A sleeping entity is placed with its stored lag (or at lag 0 under
+    /// [`WakeLag::Reset`]), inflated by `(W + w)/W` so that the lag it *has* after
+    /// joining is the lag it left with, and gets a full-slice deadline. A delayed
+    /// entity is re-armed in place, keeping its vruntime and deadline and so its
+    /// debt; if its lag has meanwhile turned positive it is re-placed at lag 0
+    /// instead, so waiting while delayed never earns credit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownEntity`] for a dead handle, [`Error::AlreadyQueued`] if it
+    /// is runnable or running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Block, Params, Pick, RunQueue, Wake};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// q.charge(Duration::from_millis(1))?;
+    /// assert_eq!(q.block_current()?, Block::Delayed);
+    /// let debt = q.info(a)?.lag_ns;
+    /// assert_eq!(q.wake(a)?, Wake::Rearmed);
+    /// assert_eq!(q.info(a)?.lag_ns, debt); // woken in place: same debt
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn wake(&mut self, id: EntityId) -> Result<Wake, Error> {
+        let idx = self.slot_of(id)?;
+        match self.slots[idx as usize].state {
+            SlotState::Runnable | SlotState::Running => Err(Error::AlreadyQueued),
+            SlotState::Delayed => {
+                let v = self.tree.node(idx).vruntime;
+                if vt_before(v, self.avg()) {
+                    self.unlink(idx);
+                    let v = self.place(idx, 0);
+                    let d = v.wrapping_add(self.vslice(idx));
+                    self.tree.node_mut(idx).deadline = d;
+                    self.link(idx);
+                }
+                self.slots[idx as usize].state = SlotState::Runnable;
+                self.nr_delayed -= 1;
+                Ok(Wake::Rearmed)
+            }
+            SlotState::Sleeping => {
+                let vlag = match self.config.wake_lag {
+                    WakeLag::Keep => self.slots[idx as usize].vlag,
+                    WakeLag::Reset => 0,
+                };
+                let v = self.place(idx, vlag);
+                let d = v.wrapping_add(self.vslice(idx));
+                self.tree.node_mut(idx).deadline = d;
+                self.slots[idx as usize].state = SlotState::Runnable;
+                self.link(idx);
+                self.nr_queued += 1;
+                self.preempt_short(idx);
+                Ok(Wake::Placed)
+            }
+            SlotState::Free => Err(Error::UnknownEntity),
+        }
+    }
+
+    /// A wakee with a shorter slice than the running entity, eligible and with an
+    /// earlier deadline, cancels the running entity's protection (Linux's
+    /// PREEMPT_SHORT): short slices mean low latency even under run to parity.
+    fn preempt_short(&mut self, wakee: u32) {
+        let c = self.curr;
+        if c == NIL {
+            return;
+        }
+        let (w, r) = (self.tree.node(wakee), self.tree.node(c));
+        if w.slice < r.slice && vt_before(w.deadline, r.deadline) {
+            let (k, l) = self.load();
+            if self.eligible(w.vruntime, k, l) {
+                self.slots[c as usize].vprot = r.vruntime;
+            }
+        }
+    }
+
+    /// Removes an entity for good (its task finished or was cancelled), whatever
+    /// its state, and returns its payload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownEntity`] for a dead handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let id = q.enqueue_new(Params::new(), "done");
+    /// q.pick();
+    /// assert_eq!(q.remove(id)?, "done");
+    /// assert_eq!(q.pick(), Pick::Idle);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn remove(&mut self, id: EntityId) -> Result<T, Error> {
+        let idx = self.slot_of(id)?;
+        match self.slots[idx as usize].state {
+            SlotState::Running => {
+                self.curr = NIL;
+                self.settle_if_empty(self.tree.node(idx).vruntime);
+                self.nr_queued -= 1;
+            }
+            SlotState::Runnable => {
+                self.unlink(idx);
+                self.nr_queued -= 1;
+            }
+            SlotState::Delayed => {
+                self.unlink(idx);
+                self.nr_queued -= 1;
+                self.nr_delayed -= 1;
+            }
+            SlotState::Sleeping | SlotState::Free => {}
+        }
+        Ok(self.release(idx))
+    }
+
+    /// Takes an entity off this queue to move it to another, keeping its lag
+    /// (clamped) and its deadline relative to its vruntime. Runnable and sleeping
+    /// entities can move; delayed ones cannot (they are asleep and will leave at
+    /// their next pick), nor can the running one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownEntity`], [`Error::Delayed`], [`Error::Running`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Error, Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// assert_eq!(q.migrate_out(a).unwrap_err(), Error::Running);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn migrate_out(&mut self, id: EntityId) -> Result<Migrant<T>, Error> {
+        let idx = self.slot_of(id)?;
+        let (vlag, rel_deadline, queued) = match self.slots[idx as usize].state {
+            SlotState::Running => return Err(Error::Running),
+            SlotState::Delayed => return Err(Error::Delayed),
+            SlotState::Runnable => {
+                let n = self.tree.node(idx);
+                let (v, d) = (n.vruntime, n.deadline);
+                let vlag = self.clamp_vlag(idx, self.avg().wrapping_sub(v) as i64);
+                self.unlink(idx);
+                self.nr_queued -= 1;
+                (vlag, d.wrapping_sub(v), true)
+            }
+            SlotState::Sleeping | SlotState::Free => (self.slots[idx as usize].vlag, 0, false),
+        };
+        let s = &self.slots[idx as usize];
+        let (weight, custom_slice, runtime) = (s.weight, s.custom_slice, s.runtime);
+        let slice = self.tree.node(idx).slice;
+        let payload = self.release(idx);
+        Ok(Migrant {
+            weight,
+            slice,
+            custom_slice,
+            vlag,
+            rel_deadline,
+            queued,
+            runtime,
+            payload,
+        })
+    }
+
+    /// Adopts an entity from another queue: a runnable one is placed at the lag
+    /// it left with, relative to this queue's average, with the same relative
+    /// deadline; a sleeping one arrives sleeping with its stored lag.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, Pick, RunQueue};
+    /// let mut a = RunQueue::new(Default::default())?;
+    /// let x = a.enqueue_new(Params::new(), "x");
+    /// let y = a.enqueue_new(Params::new(), "y");
+    /// a.pick();
+    /// a.charge(Duration::from_micros(300))?; // x runs, y is now owed 150 µs
+    /// let lag = a.info(y)?.lag_ns;
+    /// let mut b = RunQueue::new(Default::default())?;
+    /// b.enqueue_new(Params::new(), "z");
+    /// let y = b.migrate_in(a.migrate_out(y)?);
+    /// assert!((b.info(y)?.lag_ns - lag).abs() <= 1);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn migrate_in(&mut self, m: Migrant<T>) -> EntityId {
+        let custom = m.custom_slice.then_some(m.slice);
+        let idx = self.alloc(m.weight, custom, m.payload);
+        self.tree.node_mut(idx).slice = m.slice;
+        self.slots[idx as usize].runtime = m.runtime;
+        if m.queued {
+            let v = self.place(idx, m.vlag);
+            self.tree.node_mut(idx).deadline = v.wrapping_add(m.rel_deadline);
+            self.slots[idx as usize].state = SlotState::Runnable;
+            self.link(idx);
+            self.nr_queued += 1;
+        } else {
+            self.slots[idx as usize].vlag = m.vlag;
+        }
+        self.id_of(idx)
+    }
+
+    /// Changes an entity's weight. `V` does not move and the entity's real lag
+    /// `w·(V − v)` is kept: its virtual lag and the distance to its deadline are
+    /// scaled by `w_old/w_new`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownEntity`] for a dead handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, RunQueue, Weight};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// let b = q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// q.charge(Duration::from_micros(300))?;
+    /// let (v, lag) = (q.avg_vruntime(), q.info(b)?.lag_ns);
+    /// q.reweight(b, Weight::from_nice(-10)?)?;
+    /// assert_eq!(q.avg_vruntime(), v);
+    /// assert!((q.info(b)?.lag_ns - lag).abs() <= 1);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn reweight(&mut self, id: EntityId, weight: Weight) -> Result<(), Error> {
+        let idx = self.slot_of(id)?;
+        let (w_old, w_new) = (self.slots[idx as usize].weight, weight.get());
+        let state = self.slots[idx as usize].state;
+        if state == SlotState::Sleeping {
+            let s = &mut self.slots[idx as usize];
+            s.vlag = (i128::from(s.vlag) * i128::from(w_old) / i128::from(w_new)) as i64;
+            s.weight = w_new;
+            return Ok(());
+        }
+        // Pivot on the exact rational average K/L, not the floored V: each key
+        // x becomes (w_old·x·L + (w_new − w_old)·K) / (w_new·L), which keeps the
+        // real lag w·(K/L − x) and so K/L itself (to within rounding).
+        let (k, l) = self.load();
+        let (wo, wn, l) = (i128::from(w_old), i128::from(w_new), i128::from(l));
+        let rescale = |x: u64| -> u64 {
+            let key = i128::from(self.key(x));
+            let num = wo
+                .checked_mul(key)
+                .and_then(|a| a.checked_mul(l))
+                .and_then(|a| a.checked_add((wn - wo).checked_mul(k)?));
+            let off = match num {
+                Some(num) => num.div_euclid(wn * l),
+                // Unreachable with recentered keys; fall back to the floored V.
+                None => {
+                    let avg = i128::from(self.key(self.avg()));
+                    avg + (key - avg) * wo / wn
+                }
+            };
+            self.zero.wrapping_add(off as i64 as u64)
+        };
+        let n = self.tree.node(idx);
+        let (v, d) = (rescale(n.vruntime), rescale(n.deadline));
+        let vprot = rescale(self.slots[idx as usize].vprot);
+        let linked = state != SlotState::Running;
+        if linked {
+            self.unlink(idx);
+        }
+        let n = self.tree.node_mut(idx);
+        n.vruntime = v;
+        n.deadline = d;
+        let s = &mut self.slots[idx as usize];
+        s.vprot = vprot;
+        s.weight = w_new;
+        s.vrem = 0;
+        if linked {
+            self.link(idx);
+        }
+        Ok(())
+    }
+
+    /// Checks every internal invariant against a brute-force recomputation; for
+    /// tests. Panics on the first violation.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        self.tree.check();
+        let (mut k, mut l, mut queued, mut delayed, mut live) = (0i128, 0u64, 0, 0, 0);
+        for (i, s) in self.slots.iter().enumerate() {
+            match s.state {
+                SlotState::Free => continue,
+                SlotState::Runnable | SlotState::Delayed => {
+                    let v = self.tree.node(i as u32).vruntime;
+                    k += i128::from(s.weight) * i128::from(self.key(v));
+                    l += u64::from(s.weight);
+                    queued += 1;
+                    delayed += usize::from(s.state == SlotState::Delayed);
+                }
+                SlotState::Running => {
+                    assert_eq!(self.curr, i as u32);
+                    queued += 1;
+                }
+                SlotState::Sleeping => {}
+            }
+            live += 1;
+        }
+        assert_eq!((k, l), (self.sum_wkey, self.sum_w), "weighted sums");
+        assert_eq!(l as usize >= self.tree.len(), true);
+        assert_eq!(
+            (queued, delayed, live),
+            (self.nr_queued, self.nr_delayed, self.live)
+        );
+        if self.nr_queued > 0 {
+            // Lemma: some queued entity is eligible; V lies within (-W, 0] of the mean.
+            let (k, l) = self.load();
+            let v = self.avg();
+            let resid = k - i128::from(self.key(v)) * i128::from(l);
+            assert!(resid >= 0 && resid < i128::from(l), "V is the floored mean");
+            let min_v = match (self.tree.min_vruntime(), self.curr) {
+                (Some(m), NIL) => m,
+                (Some(m), c) => vt_min(m, self.tree.node(c).vruntime),
+                (None, c) => self.tree.node(c).vruntime,
+            };
+            assert!(self.eligible(min_v, k, l), "no eligible entity");
+        }
+    }
+}

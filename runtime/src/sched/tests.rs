@@ -1,0 +1,205 @@
+//! Randomized invariant checks of the run queue against brute-force recomputation.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    New(i32, Option<u64>),
+    Pick,
+    Charge(u64),
+    Yield,
+    Block,
+    Wake(usize),
+    Remove(usize),
+    Migrate(usize),
+    Reweight(usize, i32),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (-20i32..20, prop::option::of(50u64..150_000)).prop_map(|(n, s)| Op::New(n, s)),
+        4 => Just(Op::Pick),
+        4 => (0u64..3_000_000).prop_map(Op::Charge),
+        1 => Just(Op::Yield),
+        2 => Just(Op::Block),
+        3 => any::<usize>().prop_map(Op::Wake),
+        1 => any::<usize>().prop_map(Op::Remove),
+        1 => any::<usize>().prop_map(Op::Migrate),
+        1 => (any::<usize>(), -20i32..20).prop_map(|(i, n)| Op::Reweight(i, n)),
+    ]
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(dd, keep, rtp)| {
+        Config::new()
+            .delayed_dequeue(dd)
+            .wake_lag(if keep { WakeLag::Keep } else { WakeLag::Reset })
+            .run_to_parity(rtp)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn invariants_hold_under_random_operations(config in config(), ops in prop::collection::vec(op(), 1..300), start in any::<u64>()) {
+        let mut q: RunQueue<usize> = RunQueue::new(config).unwrap();
+        // Start anywhere on the wrapping virtual time line.
+        q.zero = start;
+        // The destination of migrations has a resident, so lag has a reference there.
+        let mut other: RunQueue<usize> = RunQueue::new(config).unwrap();
+        other.enqueue_new(Params::new(), usize::MAX);
+        let mut ids: Vec<EntityId> = Vec::new();
+        for (step, op) in ops.into_iter().enumerate() {
+            let pick = |i: usize, ids: &Vec<EntityId>| (!ids.is_empty()).then(|| ids[i % ids.len()]);
+            match op {
+                Op::New(nice, slice) => {
+                    let mut p = Params::new().weight(Weight::from_nice(nice).unwrap());
+                    if let Some(s) = slice { p = p.slice(Duration::from_micros(s)); }
+                    ids.push(q.enqueue_new(p, step));
+                }
+                Op::Pick => loop {
+                    match q.pick() {
+                        Pick::Run(id) => {
+                            let info = q.info(id).unwrap();
+                            prop_assert_eq!(info.state, EntityState::Running);
+                            break;
+                        }
+                        Pick::Dequeued(id) => {
+                            let info = q.info(id).unwrap();
+                            prop_assert_eq!(info.state, EntityState::Sleeping);
+                            prop_assert_eq!(info.lag_ns, 0, "delayed entities leave with lag 0");
+                            q.check();
+                        }
+                        Pick::Idle => {
+                            prop_assert_eq!(q.nr_queued(), 0, "idle with entities queued");
+                            break;
+                        }
+                    }
+                },
+                Op::Charge(dt) => {
+                    let r = q.charge(Duration::from_nanos(dt));
+                    prop_assert_eq!(r.is_err(), q.current().is_none());
+                }
+                Op::Yield => { let _ = q.yield_current(); }
+                Op::Block => {
+                    if let Some(c) = q.current() {
+                        let eligible = q.info(c).unwrap().eligible;
+                        let b = q.block_current().unwrap();
+                        let want = if config.get_delayed_dequeue() && !eligible { Block::Delayed } else { Block::Dequeued };
+                        prop_assert_eq!(b, want);
+                    } else {
+                        prop_assert_eq!(q.block_current(), Err(Error::NothingRunning));
+                    }
+                }
+                Op::Wake(i) => if let Some(id) = pick(i, &ids) {
+                    let before = q.info(id).unwrap();
+                    let others = q.nr_queued();
+                    match q.wake(id) {
+                        Ok(Wake::Rearmed) => {
+                            prop_assert_eq!(before.state, EntityState::Delayed);
+                            let after = q.info(id).unwrap();
+                            prop_assert!(after.lag_ns <= 0, "a delayed wake never gains credit");
+                            prop_assert!(after.lag_ns >= before.lag_ns.min(0) - 1, "nor more debt");
+                        }
+                        Ok(Wake::Placed) => {
+                            prop_assert_eq!(before.state, EntityState::Sleeping);
+                            let after = q.info(id).unwrap();
+                            let want = if config.get_wake_lag() == WakeLag::Keep { before.lag_ns } else { 0 };
+                            // Placement identity, up to integer rounding.
+                            let tol = i64::from(after.weight.get()) / 1024 * 2 + 2;
+                            prop_assert!(others == 0 || (after.lag_ns - want).abs() <= tol, "placed at lag {} wanted {}", after.lag_ns, want);
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(e, Error::AlreadyQueued);
+                            prop_assert!(matches!(before.state, EntityState::Runnable | EntityState::Running));
+                        }
+                    }
+                },
+                Op::Remove(i) => if let Some(id) = pick(i, &ids) {
+                    q.remove(id).unwrap();
+                    ids.retain(|&x| x != id);
+                    prop_assert_eq!(q.info(id), Err(Error::UnknownEntity));
+                },
+                Op::Migrate(i) => if let Some(id) = pick(i, &ids) {
+                    let before = q.info(id).unwrap();
+                    match q.migrate_out(id) {
+                        Ok(m) => {
+                            ids.retain(|&x| x != id);
+                            let lag = m.lag_ns();
+                            let back = other.migrate_in(m);
+                            let after = other.info(back).unwrap();
+                            if before.state == EntityState::Runnable {
+                                let tol = i64::from(after.weight.get()) / 1024 * 2 + 2;
+                                prop_assert!((after.lag_ns - lag).abs() <= tol);
+                            }
+                            // Bring it home again so the sequence keeps using it.
+                            let m = other.migrate_out(back).unwrap();
+                            ids.push(q.migrate_in(m));
+                        }
+                        Err(Error::Delayed) => prop_assert_eq!(before.state, EntityState::Delayed),
+                        Err(Error::Running) => prop_assert_eq!(before.state, EntityState::Running),
+                        Err(e) => prop_assert!(false, "unexpected {e}"),
+                    }
+                },
+                Op::Reweight(i, nice) => if let Some(id) = pick(i, &ids) {
+                    let before = q.info(id).unwrap();
+                    let v = q.avg_vruntime();
+                    q.reweight(id, Weight::from_nice(nice).unwrap()).unwrap();
+                    let after = q.info(id).unwrap();
+                    if before.state != EntityState::Sleeping {
+                        // V unchanged up to the floor of the new mean.
+                        let dv = q.avg_vruntime().wrapping_sub(v) as i64;
+                        prop_assert!(dv.abs() <= 1, "V moved by {dv}");
+                    }
+                    let tol = i64::from(before.weight.get().max(after.weight.get())) / 1024 * 2 + 3;
+                    prop_assert!((after.lag_ns - before.lag_ns).abs() <= tol, "lag {} -> {}", before.lag_ns, after.lag_ns);
+                },
+            }
+            q.check();
+        }
+    }
+}
+
+#[test]
+fn extreme_weights_keep_an_eligible_entity() {
+    let mut q = RunQueue::new(Config::new().run_to_parity(false)).unwrap();
+    let heavy = q.enqueue_new(
+        Params::new().weight(Weight::from_raw(u64::from(MAX_WEIGHT)).unwrap()),
+        0,
+    );
+    for i in 0..1000 {
+        q.enqueue_new(Params::new().weight(Weight::from_nice(19).unwrap()), i + 1);
+    }
+    for round in 0..20_000u64 {
+        match q.pick() {
+            Pick::Run(_) => {
+                q.charge(Duration::from_micros(1 + round % 997)).unwrap();
+            }
+            other => panic!("pick returned {other:?} on a full queue"),
+        }
+        if round % 1000 == 0 {
+            q.check();
+        }
+    }
+    assert!(q.info(heavy).unwrap().runtime > Duration::ZERO);
+}
+
+#[test]
+fn zero_point_recenters_after_long_runs() {
+    let mut q = RunQueue::new(Config::new()).unwrap();
+    q.enqueue_new(Params::new().weight(Weight::from_nice(19).unwrap()), ());
+    q.enqueue_new(Params::new().weight(Weight::from_nice(19).unwrap()), ());
+    for _ in 0..2000 {
+        assert!(matches!(q.pick(), Pick::Run(_)));
+        // 10 ms at weight 15 is ~683 ms of virtual time per charge.
+        q.charge(Duration::from_millis(10)).unwrap();
+    }
+    q.check();
+    let v = q.avg_vruntime();
+    assert!(v.wrapping_sub(q.zero) < 1 << 34, "zero point left behind");
+}

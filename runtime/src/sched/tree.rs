@@ -1,0 +1,433 @@
+//! An AVL tree of entities ordered by virtual deadline, augmented with each
+//! subtree's minimum vruntime (and minimum/maximum slice).
+//!
+//! Nodes live in a `Vec` indexed by the entity's slot, linked by `u32` indices, so
+//! the tree allocates only when the slot table grows and needs no `unsafe`. The
+//! augmentation answers "does this subtree hold an eligible entity?" in O(1),
+//! because eligibility (`v <= V`) is monotone in vruntime; that turns the
+//! earliest-eligible-deadline search into one root-to-leaf walk.
+//!
+//! Virtual times are wrapping `u64`s compared by signed difference, so the order
+//! is total as long as all live values lie within 2^63 of each other.
+
+/// The null link.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// `a < b` on the wrapping virtual time line.
+#[inline]
+pub(crate) fn vt_before(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) < 0
+}
+
+/// The earlier of two virtual times.
+#[inline]
+pub(crate) fn vt_min(a: u64, b: u64) -> u64 {
+    if vt_before(b, a) { b } else { a }
+}
+
+/// The hot per-entity data: everything the pick and the tree walk touch.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    /// Virtual runtime.
+    pub(crate) vruntime: u64,
+    /// Virtual deadline; the primary key.
+    pub(crate) deadline: u64,
+    /// Insertion sequence number; breaks deadline ties in insertion order.
+    seq: u64,
+    /// Minimum vruntime in this subtree.
+    min_vruntime: u64,
+    /// The entity's request size in nanoseconds.
+    pub(crate) slice: u32,
+    min_slice: u32,
+    max_slice: u32,
+    left: u32,
+    right: u32,
+    height: u8,
+}
+
+impl Node {
+    const EMPTY: Node = Node {
+        vruntime: 0,
+        deadline: 0,
+        seq: 0,
+        min_vruntime: 0,
+        slice: 0,
+        min_slice: 0,
+        max_slice: 0,
+        left: NIL,
+        right: NIL,
+        height: 0,
+    };
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tree {
+    nodes: Vec<Node>,
+    root: u32,
+    leftmost: u32,
+    len: usize,
+    next_seq: u64,
+}
+
+impl Tree {
+    pub(crate) fn new() -> Tree {
+        Tree {
+            nodes: Vec::new(),
+            root: NIL,
+            leftmost: NIL,
+            len: 0,
+            next_seq: 0,
+        }
+    }
+
+    /// Makes room for slot `idx` (new slots start unlinked).
+    pub(crate) fn ensure(&mut self, idx: u32) {
+        let need = idx as usize + 1;
+        if self.nodes.len() < need {
+            self.nodes.resize(need, Node::EMPTY);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn node(&self, idx: u32) -> &Node {
+        &self.nodes[idx as usize]
+    }
+
+    /// Mutable access for fields that are not part of the order or augmentation
+    /// while the node is linked (the caller keeps that promise).
+    #[inline]
+    pub(crate) fn node_mut(&mut self, idx: u32) -> &mut Node {
+        &mut self.nodes[idx as usize]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The entity with the earliest deadline.
+    #[inline]
+    pub(crate) fn leftmost(&self) -> Option<u32> {
+        (self.leftmost != NIL).then_some(self.leftmost)
+    }
+
+    /// Minimum vruntime over the whole tree.
+    pub(crate) fn min_vruntime(&self) -> Option<u64> {
+        (self.root != NIL).then(|| self.node(self.root).min_vruntime)
+    }
+
+    /// Smallest and largest slice over the whole tree.
+    pub(crate) fn slice_range(&self) -> Option<(u32, u32)> {
+        (self.root != NIL).then(|| {
+            let n = self.node(self.root);
+            (n.min_slice, n.max_slice)
+        })
+    }
+
+    #[inline]
+    fn less(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (self.node(a), self.node(b));
+        if x.deadline == y.deadline {
+            x.seq < y.seq
+        } else {
+            vt_before(x.deadline, y.deadline)
+        }
+    }
+
+    #[inline]
+    fn height(&self, t: u32) -> u8 {
+        if t == NIL { 0 } else { self.node(t).height }
+    }
+
+    /// Recomputes height and augmentation of `t` from its children.
+    #[inline]
+    fn update(&mut self, t: u32) {
+        let (l, r) = (self.node(t).left, self.node(t).right);
+        let n = self.node(t);
+        let mut min_v = n.vruntime;
+        let mut min_s = n.slice;
+        let mut max_s = n.slice;
+        let mut h = 0;
+        for c in [l, r] {
+            if c != NIL {
+                let c = self.node(c);
+                min_v = vt_min(min_v, c.min_vruntime);
+                min_s = min_s.min(c.min_slice);
+                max_s = max_s.max(c.max_slice);
+                h = h.max(c.height);
+            }
+        }
+        let n = self.node_mut(t);
+        n.min_vruntime = min_v;
+        n.min_slice = min_s;
+        n.max_slice = max_s;
+        n.height = h + 1;
+    }
+
+    fn rotate_right(&mut self, t: u32) -> u32 {
+        let l = self.node(t).left;
+        self.node_mut(t).left = self.node(l).right;
+        self.node_mut(l).right = t;
+        self.update(t);
+        self.update(l);
+        l
+    }
+
+    fn rotate_left(&mut self, t: u32) -> u32 {
+        let r = self.node(t).right;
+        self.node_mut(t).right = self.node(r).left;
+        self.node_mut(r).left = t;
+        self.update(t);
+        self.update(r);
+        r
+    }
+
+    /// Restores the AVL balance at `t` (whose subtrees are balanced and differ in
+    /// height by at most 2) and returns the new subtree root.
+    fn rebalance(&mut self, t: u32) -> u32 {
+        let (l, r) = (self.node(t).left, self.node(t).right);
+        let (hl, hr) = (self.height(l), self.height(r));
+        if hl > hr + 1 {
+            if self.height(self.node(l).left) < self.height(self.node(l).right) {
+                let nl = self.rotate_left(l);
+                self.node_mut(t).left = nl;
+            }
+            self.rotate_right(t)
+        } else if hr > hl + 1 {
+            if self.height(self.node(r).right) < self.height(self.node(r).left) {
+                let nr = self.rotate_right(r);
+                self.node_mut(t).right = nr;
+            }
+            self.rotate_left(t)
+        } else {
+            self.update(t);
+            t
+        }
+    }
+
+    /// Links slot `x`, whose `vruntime`, `deadline` and `slice` are set.
+    pub(crate) fn insert(&mut self, x: u32) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let n = self.node_mut(x);
+        n.seq = seq;
+        n.left = NIL;
+        n.right = NIL;
+        self.update(x);
+        self.root = self.insert_at(self.root, x);
+        if self.leftmost == NIL || self.less(x, self.leftmost) {
+            self.leftmost = x;
+        }
+        self.len += 1;
+    }
+
+    fn insert_at(&mut self, t: u32, x: u32) -> u32 {
+        if t == NIL {
+            return x;
+        }
+        if self.less(x, t) {
+            let l = self.insert_at(self.node(t).left, x);
+            self.node_mut(t).left = l;
+        } else {
+            let r = self.insert_at(self.node(t).right, x);
+            self.node_mut(t).right = r;
+        }
+        self.rebalance(t)
+    }
+
+    /// Unlinks slot `x`, which must be linked.
+    pub(crate) fn remove(&mut self, x: u32) {
+        self.root = self.remove_at(self.root, x);
+        self.len -= 1;
+        if self.leftmost == x {
+            let mut t = self.root;
+            self.leftmost = t;
+            while t != NIL {
+                self.leftmost = t;
+                t = self.node(t).left;
+            }
+        }
+    }
+
+    fn remove_at(&mut self, t: u32, x: u32) -> u32 {
+        debug_assert_ne!(t, NIL, "removing an entity that is not in the tree");
+        if t == x {
+            let (l, r) = (self.node(t).left, self.node(t).right);
+            if l == NIL {
+                return r;
+            }
+            if r == NIL {
+                return l;
+            }
+            let (r, m) = self.remove_min(r);
+            let n = self.node_mut(m);
+            n.left = l;
+            n.right = r;
+            return self.rebalance(m);
+        }
+        if self.less(x, t) {
+            let l = self.remove_at(self.node(t).left, x);
+            self.node_mut(t).left = l;
+        } else {
+            let r = self.remove_at(self.node(t).right, x);
+            self.node_mut(t).right = r;
+        }
+        self.rebalance(t)
+    }
+
+    /// Detaches the minimum of subtree `t`; returns (new subtree root, detached).
+    fn remove_min(&mut self, t: u32) -> (u32, u32) {
+        let l = self.node(t).left;
+        if l == NIL {
+            return (self.node(t).right, t);
+        }
+        let (l, m) = self.remove_min(l);
+        self.node_mut(t).left = l;
+        (self.rebalance(t), m)
+    }
+
+    /// The earliest-deadline entity whose vruntime passes `eligible`, which must be
+    /// monotone (true for all vruntimes below some bound). O(1) when the earliest
+    /// deadline is eligible, one root-to-leaf walk otherwise.
+    #[inline]
+    pub(crate) fn pick(&self, eligible: impl Fn(u64) -> bool) -> Option<u32> {
+        if self.leftmost == NIL {
+            return None;
+        }
+        if eligible(self.node(self.leftmost).vruntime) {
+            return Some(self.leftmost);
+        }
+        self.pick_slow(eligible)
+    }
+
+    #[cold]
+    fn pick_slow(&self, eligible: impl Fn(u64) -> bool) -> Option<u32> {
+        let mut t = self.root;
+        while t != NIL {
+            let n = self.node(t);
+            if n.left != NIL && eligible(self.node(n.left).min_vruntime) {
+                t = n.left;
+                continue;
+            }
+            if eligible(n.vruntime) {
+                return Some(t);
+            }
+            t = n.right;
+        }
+        None
+    }
+
+    /// Visits linked slots in deadline order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u32)) {
+        let mut stack = Vec::new();
+        let mut t = self.root;
+        while t != NIL || !stack.is_empty() {
+            while t != NIL {
+                stack.push(t);
+                t = self.node(t).left;
+            }
+            let n = stack.pop().expect("stack is non-empty");
+            f(n);
+            t = self.node(n).right;
+        }
+    }
+
+    /// Checks every structural invariant; for tests.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        fn walk(tree: &Tree, t: u32, count: &mut usize) -> (u8, u64, u32, u32) {
+            let n = tree.node(t);
+            *count += 1;
+            let mut min_v = n.vruntime;
+            let (mut lo, mut hi) = (n.slice, n.slice);
+            let mut hs = [0u8; 2];
+            for (i, c) in [n.left, n.right].into_iter().enumerate() {
+                if c != NIL {
+                    if i == 0 {
+                        assert!(tree.less(c, t), "left child out of order");
+                    } else {
+                        assert!(tree.less(t, c), "right child out of order");
+                    }
+                    let (h, v, a, b) = walk(tree, c, count);
+                    hs[i] = h;
+                    min_v = vt_min(min_v, v);
+                    lo = lo.min(a);
+                    hi = hi.max(b);
+                }
+            }
+            assert!(hs[0].abs_diff(hs[1]) <= 1, "unbalanced");
+            assert_eq!(n.height, hs[0].max(hs[1]) + 1, "height");
+            assert_eq!(n.min_vruntime, min_v, "min_vruntime augmentation");
+            assert_eq!((n.min_slice, n.max_slice), (lo, hi), "slice augmentation");
+            (n.height, min_v, lo, hi)
+        }
+        let mut count = 0;
+        if self.root != NIL {
+            walk(self, self.root, &mut count);
+        }
+        assert_eq!(count, self.len);
+        let mut first = None;
+        self.for_each(|n| {
+            first.get_or_insert(n);
+        });
+        assert_eq!(first.unwrap_or(NIL), self.leftmost, "cached leftmost");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn set(tree: &mut Tree, idx: u32, v: u64, d: u64, slice: u32) {
+        tree.ensure(idx);
+        let n = tree.node_mut(idx);
+        n.vruntime = v;
+        n.deadline = d;
+        n.slice = slice;
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_sorted_list(ops in prop::collection::vec((0u32..64, 0u64..50, 0u64..50, any::<bool>()), 1..400), base in any::<u64>()) {
+            let mut tree = Tree::new();
+            let mut linked: Vec<u32> = Vec::new();
+            for (idx, v, d, add) in ops {
+                if let Some(pos) = linked.iter().position(|&x| x == idx) {
+                    if !add {
+                        tree.remove(idx);
+                        linked.remove(pos);
+                    }
+                } else if add {
+                    set(&mut tree, idx, base.wrapping_add(v), base.wrapping_add(d), (v as u32) + 1);
+                    tree.insert(idx);
+                    linked.push(idx);
+                }
+                tree.check();
+                // Brute-force pick for a few thresholds.
+                for bound in [0u64, 10, 25, 49] {
+                    let eligible = |v: u64| !vt_before(base.wrapping_add(bound), v);
+                    let mut order = Vec::new();
+                    tree.for_each(|n| order.push(n));
+                    let want = order.iter().copied().find(|&n| eligible(tree.node(n).vruntime));
+                    prop_assert_eq!(tree.pick(eligible), want);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ties_in_insertion_order() {
+        let mut tree = Tree::new();
+        for i in 0..5 {
+            set(&mut tree, i, 0, 7, 1);
+            tree.insert(i);
+        }
+        let mut order = Vec::new();
+        tree.for_each(|n| order.push(n));
+        assert_eq!(order, [0, 1, 2, 3, 4]);
+        tree.remove(0);
+        set(&mut tree, 0, 0, 7, 1);
+        tree.insert(0);
+        assert_eq!(tree.leftmost(), Some(1));
+    }
+}

@@ -27,7 +27,11 @@ fn hog(name: &str, nice: i32, slice_us: Option<u64>) -> TaskSpec {
 /// each task over all decision points, checking on the way that the queue's
 /// own lag reading matches the ideal one.
 fn ideal_lag_extremes(w: &Workload) -> Vec<(f64, f64)> {
-    let weights: Vec<f64> = w.tasks.iter().map(|t| f64::from(t.params.get_weight().get())).collect();
+    let weights: Vec<f64> = w
+        .tasks
+        .iter()
+        .map(|t| f64::from(t.params.get_weight().get()))
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut ext = vec![(f64::MAX, f64::MIN); w.tasks.len()];
     let mut decisions = 0u64;
@@ -49,7 +53,10 @@ fn ideal_lag_extremes(w: &Workload) -> Vec<(f64, f64)> {
         }
     })
     .unwrap();
-    assert!(decisions > 1000, "too few decisions to mean anything: {decisions}");
+    assert!(
+        decisions > 1000,
+        "too few decisions to mean anything: {decisions}"
+    );
     ext
 }
 
@@ -74,7 +81,10 @@ fn paper_bound_when_every_request_fits_a_quantum() {
     ];
     let w = steady(Config::new().run_to_parity(false), tasks);
     for (i, (lo, hi)) in ideal_lag_extremes(&w).into_iter().enumerate() {
-        assert!(-q < lo && hi < q, "task {i}: lag in [{lo}, {hi}] ns, bound (-{q}, {q})");
+        assert!(
+            -q < lo && hi < q,
+            "task {i}: lag in [{lo}, {hi}] ns, bound (-{q}, {q})"
+        );
     }
 }
 
@@ -91,7 +101,10 @@ fn paper_bound_with_larger_requests() {
     ];
     let w = steady(Config::new().run_to_parity(false), tasks);
     for (i, (lo, hi)) in ideal_lag_extremes(&w).into_iter().enumerate() {
-        assert!(-r_max < lo && hi < f64::max(r_max, q), "task {i}: lag in [{lo}, {hi}] ns");
+        assert!(
+            -r_max < lo && hi < f64::max(r_max, q),
+            "task {i}: lag in [{lo}, {hi}] ns"
+        );
     }
 }
 
@@ -110,12 +123,18 @@ fn linux_bound_with_run_to_parity() {
     ];
     let protected = ideal_lag_extremes(&steady(Config::new().run_to_parity(true), tasks.clone()));
     for (i, (lo, hi)) in protected.iter().enumerate() {
-        assert!(lo.abs() <= r_max + q && hi.abs() <= r_max + q, "task {i}: lag in [{lo}, {hi}] ns");
+        assert!(
+            lo.abs() <= r_max + q && hi.abs() <= r_max + q,
+            "task {i}: lag in [{lo}, {hi}] ns"
+        );
     }
     // Protection really changes the schedule: lags swing wider than without it.
     let free = ideal_lag_extremes(&steady(Config::new().run_to_parity(false), tasks));
     let swing = |e: &[(f64, f64)]| e.iter().map(|(lo, hi)| hi - lo).sum::<f64>();
-    assert!(swing(&protected) > swing(&free), "run to parity made no difference: {protected:?} vs {free:?}");
+    assert!(
+        swing(&protected) > swing(&free),
+        "run to parity made no difference: {protected:?} vs {free:?}"
+    );
 }
 
 #[test]
@@ -138,19 +157,35 @@ fn long_run_shares_match_weights_nice_0_3_6() {
     .unwrap();
     for (i, t) in report.tasks.iter().enumerate() {
         let want = weights[i] / total;
-        assert!((t.share - want).abs() < 0.0003, "{}: share {} want {want}", t.name, t.share);
+        assert!(
+            (t.share - want).abs() < 0.0003,
+            "{}: share {} want {want}",
+            t.name,
+            t.share
+        );
     }
     // |s_i(t) - w_i t / W| <= r_max + q at every decision (r_max = 700 µs).
-    assert!(worst_gap <= 800_000.0, "service strayed {worst_gap} ns from the fluid schedule");
+    assert!(
+        worst_gap <= 800_000.0,
+        "service strayed {worst_gap} ns from the fluid schedule"
+    );
 }
 
 /// One task runs a full (short) slice, sleeps 1 µs and repeats, against three
 /// CPU-bound tasks of equal weight.
 fn micro_sleeper(delayed_dequeue: bool, wake_lag: WakeLag) -> Report {
     let mut w = Workload::new(Duration::from_secs(2));
-    w.config = Config::new().delayed_dequeue(delayed_dequeue).wake_lag(wake_lag);
-    let gamer = TaskSpec::new("gamer", vec![Step::Run(us(300)), Step::Sleep(us(1))]).params(Params::new().slice(us(300)));
-    w.tasks = vec![gamer, hog("h1", 0, None), hog("h2", 0, None), hog("h3", 0, None)];
+    w.config = Config::new()
+        .delayed_dequeue(delayed_dequeue)
+        .wake_lag(wake_lag);
+    let gamer = TaskSpec::new("gamer", vec![Step::Run(us(300)), Step::Sleep(us(1))])
+        .params(Params::new().slice(us(300)));
+    w.tasks = vec![
+        gamer,
+        hog("h1", 0, None),
+        hog("h2", 0, None),
+        hog("h3", 0, None),
+    ];
     sim::simulate(&w).unwrap()
 }
 
@@ -161,10 +196,16 @@ fn micro_sleeps_do_not_buy_share_with_delayed_dequeue() {
     // Within the lag bound of a quarter: |s - T/4| <= r_max + q = 800 µs.
     let bound = 800e-6 / 2.0;
     let share = fair.tasks[0].share;
-    assert!((share - 0.25).abs() <= bound, "gamer share {share} with delayed dequeue");
+    assert!(
+        (share - 0.25).abs() <= bound,
+        "gamer share {share} with delayed dequeue"
+    );
     // Joining at V on each wake forgives the debt every time: measurably more.
     let gamed_share = gamed.tasks[0].share;
-    assert!(gamed_share > 0.30, "gamer share {gamed_share} under wake_lag = reset");
+    assert!(
+        gamed_share > 0.30,
+        "gamer share {gamed_share} under wake_lag = reset"
+    );
 }
 
 /// A task bursts in one 5 ms poll (the quantum is 5 ms), then sleeps 50 ms, far
@@ -173,14 +214,21 @@ fn micro_sleeps_do_not_buy_share_with_delayed_dequeue() {
 fn stale_debt_wake_waits(delayed_dequeue: bool) -> Vec<u64> {
     let mut w = Workload::new(Duration::from_secs(2));
     w.quantum = us(5000);
-    w.config = Config::new().delayed_dequeue(delayed_dequeue).wake_lag(WakeLag::Keep);
+    w.config = Config::new()
+        .delayed_dequeue(delayed_dequeue)
+        .wake_lag(WakeLag::Keep);
     let burst = TaskSpec::new("burst", vec![Step::Run(us(5000)), Step::Sleep(us(50_000))]);
     let other = TaskSpec::new("other", vec![Step::Run(us(100))]);
     w.tasks = vec![burst, other];
     let mut waits = Vec::new();
     let mut delayed_dequeues = 0;
     sim::simulate_observed(&w, |e| match e {
-        Event::SwitchIn { task: 0, waited, woken: true, now } if *now > 0 => waits.push(*waited),
+        Event::SwitchIn {
+            task: 0,
+            waited,
+            woken: true,
+            now,
+        } if *now > 0 => waits.push(*waited),
         Event::DelayedDequeue { task: 0, .. } => delayed_dequeues += 1,
         _ => {}
     })
@@ -198,11 +246,17 @@ fn stale_debt_is_paid_while_delayed_not_after_waking() {
     // on waking it waits at most the other task's slice (700 µs) plus one poll.
     let prompt = stale_debt_wake_waits(true);
     let worst = *prompt.iter().max().unwrap();
-    assert!(worst <= 800_000, "woken task waited {worst} ns despite having paid its debt");
+    assert!(
+        worst <= 800_000,
+        "woken task waited {worst} ns despite having paid its debt"
+    );
     // Without it, the lag kept through the sleep is the old debt (half the
     // burst, 2.5 ms), and the task waits it out on every wake: the other task
     // must run 5 ms before the average reaches it.
     let late = stale_debt_wake_waits(false);
     let best = *late.iter().min().unwrap();
-    assert!(best >= 4_000_000, "woken task waited only {best} ns with its old debt");
+    assert!(
+        best >= 4_000_000,
+        "woken task waited only {best} ns with its old debt"
+    );
 }

@@ -90,7 +90,7 @@ fn boolean(v: &Value, field: &str) -> Result<bool, WorkloadError> {
 }
 
 /// Parses and validates a workload file's text.
-pub fn parse(text: &str) -> Result<Workload, WorkloadError> {
+pub(crate) fn parse(text: &str) -> Result<Workload, WorkloadError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
     let obj = root

@@ -26,3 +26,8 @@
 #![warn(missing_docs)]
 
 pub mod sched;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

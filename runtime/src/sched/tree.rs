@@ -100,6 +100,7 @@ impl Tree {
         &mut self.nodes[idx as usize]
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -111,6 +112,7 @@ impl Tree {
     }
 
     /// Minimum vruntime over the whole tree.
+    #[cfg(test)]
     pub(crate) fn min_vruntime(&self) -> Option<u64> {
         (self.root != NIL).then(|| self.node(self.root).min_vruntime)
     }
@@ -317,6 +319,7 @@ impl Tree {
     }
 
     /// Visits linked slots in deadline order.
+    #[cfg(test)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32)) {
         let mut stack = Vec::new();
         let mut t = self.root;

@@ -1,0 +1,471 @@
+//! A brute-force reference model of one EEVDF run queue, written from the rules
+//! of the scheduler's specification rather than from its code.
+//!
+//! Everything is a linear scan over a `Vec` of entities: no tree, no cached
+//! sums, no zero point kept between calls. `V` is recomputed from scratch on
+//! every use as the floored weighted mean of the queued vruntimes, in `i128`,
+//! relative to the first queued entity. Virtual times are wrapping `u64`s
+//! compared by signed difference, as in the real queue.
+//!
+//! Entities are named by their index in [`Model::ents`] (the order of
+//! creation); removed entities stay in the vector with `alive == false` so a
+//! stale handle can still be exercised.
+
+use runtime::sched::{Block, EntityState, Error, Wake};
+
+/// Weight of nice 0.
+pub(crate) const NICE_0: u64 = 1024;
+/// The default base slice of `Config::new()`, in ns.
+pub(crate) const BASE_SLICE: u64 = 700_000;
+/// The default tick of `Config::new()`, in ns (part of the lag clamp).
+pub(crate) const TICK: u64 = 1_000_000;
+/// Custom slices are clamped to `MIN_SLICE..=MAX_SLICE` ns.
+pub(crate) const MIN_SLICE: u64 = 100_000;
+pub(crate) const MAX_SLICE: u64 = 100_000_000;
+
+/// `a < b` on the wrapping virtual time line.
+pub(crate) fn before(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) < 0
+}
+
+/// `v − z` as a signed number, widened for products.
+fn key(v: u64, z: u64) -> i128 {
+    i128::from(v.wrapping_sub(z) as i64)
+}
+
+/// Outcome of [`Model::pick`], with model ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MPick {
+    Run(usize),
+    Dequeued(usize),
+    Idle,
+}
+
+/// One entity of the model.
+#[derive(Debug, Clone)]
+pub(crate) struct Ent {
+    /// False once removed.
+    pub(crate) alive: bool,
+    pub(crate) weight: u64,
+    /// Request size in ns (already clamped if custom).
+    pub(crate) slice: u64,
+    pub(crate) custom: bool,
+    /// Virtual runtime.
+    pub(crate) v: u64,
+    /// Virtual deadline.
+    pub(crate) d: u64,
+    /// Stored virtual lag (meaningful while sleeping).
+    pub(crate) vlag: i64,
+    /// Remainder of `dt·1024 mod w` not yet turned into vruntime.
+    pub(crate) vrem: u64,
+    pub(crate) state: EntityState,
+    /// Run-to-parity protection bound (meaningful while running).
+    pub(crate) vprot: u64,
+    /// Insertion sequence number: breaks deadline ties, lower first.
+    pub(crate) seq: u64,
+    /// Total real run time charged, ns.
+    pub(crate) runtime: u64,
+}
+
+impl Ent {
+    /// Runnable, running or delayed: counted in `V`.
+    pub(crate) fn queued(&self) -> bool {
+        self.alive && self.state != EntityState::Sleeping
+    }
+
+    /// `slice·1024/w`.
+    pub(crate) fn vslice(&self) -> u64 {
+        self.slice * NICE_0 / self.weight
+    }
+}
+
+/// The reference queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    delayed_dequeue: bool,
+    keep_lag: bool,
+    run_to_parity: bool,
+    pub(crate) ents: Vec<Ent>,
+    next_seq: u64,
+    /// `V` while nothing is queued: the vruntime of the last entity that left
+    /// (0 for a fresh queue).
+    empty_v: u64,
+}
+
+impl Model {
+    pub(crate) fn new(delayed_dequeue: bool, keep_lag: bool, run_to_parity: bool) -> Model {
+        Model {
+            delayed_dequeue,
+            keep_lag,
+            run_to_parity,
+            ents: Vec::new(),
+            next_seq: 0,
+            empty_v: 0,
+        }
+    }
+
+    // ----- brute-force queries -----
+
+    fn queued_ids(&self) -> Vec<usize> {
+        (0..self.ents.len())
+            .filter(|&i| self.ents[i].queued())
+            .collect()
+    }
+
+    pub(crate) fn running(&self) -> Option<usize> {
+        (0..self.ents.len())
+            .find(|&i| self.ents[i].alive && self.ents[i].state == EntityState::Running)
+    }
+
+    /// `(z, K, L)` over the queued entities: a reference point (the first
+    /// queued vruntime), `Σ w·(v − z)` and `Σ w`; `None` if nothing is queued.
+    fn load(&self) -> Option<(u64, i128, i128)> {
+        let q = self.queued_ids();
+        let z = self.ents[*q.first()?].v;
+        let (mut k, mut l) = (0i128, 0i128);
+        for i in q {
+            let e = &self.ents[i];
+            k += i128::from(e.weight) * key(e.v, z);
+            l += i128::from(e.weight);
+        }
+        Some((z, k, l))
+    }
+
+    /// `V = ⌊Σ w·v / Σ w⌋` over the queued entities.
+    pub(crate) fn avg(&self) -> u64 {
+        match self.load() {
+            None => self.empty_v,
+            Some((z, k, l)) => z.wrapping_add(k.div_euclid(l) as i64 as u64),
+        }
+    }
+
+    /// `v ≤ Σ w·v / Σ w` exactly (as a rational), by cross-multiplication.
+    pub(crate) fn eligible(&self, v: u64) -> bool {
+        match self.load() {
+            None => true,
+            Some((z, k, l)) => key(v, z) * l <= k,
+        }
+    }
+
+    /// Total weight of the queued entities.
+    pub(crate) fn total_weight(&self) -> u64 {
+        self.load().map_or(0, |(_, _, l)| l as u64)
+    }
+
+    pub(crate) fn nr_queued(&self) -> usize {
+        self.queued_ids().len()
+    }
+
+    pub(crate) fn nr_delayed(&self) -> usize {
+        self.ents
+            .iter()
+            .filter(|e| e.alive && e.state == EntityState::Delayed)
+            .count()
+    }
+
+    pub(crate) fn nr_live(&self) -> usize {
+        self.ents.iter().filter(|e| e.alive).count()
+    }
+
+    /// Real lag as `info().lag_ns` reports it: `⌊w·(V − v)/1024⌋` when queued,
+    /// `⌊w·vlag/1024⌋` when sleeping.
+    pub(crate) fn lag_ns(&self, id: usize) -> i64 {
+        let e = &self.ents[id];
+        let vlag = if e.queued() {
+            self.avg().wrapping_sub(e.v) as i64
+        } else {
+            e.vlag
+        };
+        (i128::from(vlag) * i128::from(e.weight)).div_euclid(i128::from(NICE_0)) as i64
+    }
+
+    /// Whether `id` is queued and eligible.
+    pub(crate) fn is_eligible(&self, id: usize) -> bool {
+        self.ents[id].queued() && self.eligible(self.ents[id].v)
+    }
+
+    // ----- helpers for the operations -----
+
+    fn take_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Call after `id` stopped being queued: if it was the last one, the
+    /// empty queue's `V` stays at its vruntime.
+    fn after_leave(&mut self, id: usize) {
+        if self.load().is_none() {
+            self.empty_v = self.ents[id].v;
+        }
+    }
+
+    fn live(&self, id: usize) -> Result<(), Error> {
+        match self.ents.get(id) {
+            Some(e) if e.alive => Ok(()),
+            _ => Err(Error::UnknownEntity),
+        }
+    }
+
+    /// Run to parity: short of its protected vruntime, eligible or not (poll
+    /// ends are ticks, and Linux does not switch before that at a tick).
+    fn protected(&self, c: usize) -> bool {
+        let e = &self.ents[c];
+        before(e.v, e.vprot)
+    }
+
+    /// The queued entity with the earliest deadline among the eligible ones
+    /// (ties: lowest sequence number), excluding `skip`.
+    fn best_eligible(&self, skip: Option<usize>) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for i in self.queued_ids() {
+            if Some(i) == skip || !self.eligible(self.ents[i].v) {
+                continue;
+            }
+            best = match best {
+                None => Some(i),
+                Some(b) => {
+                    let (x, y) = (&self.ents[i], &self.ents[b]);
+                    let earlier = if x.d == y.d {
+                        x.seq < y.seq
+                    } else {
+                        before(x.d, y.d)
+                    };
+                    Some(if earlier { i } else { b })
+                }
+            };
+        }
+        best
+    }
+
+    // ----- operations -----
+
+    /// A new entity at lag 0 (`v = V`) with a half-slice first deadline.
+    pub(crate) fn enqueue_new(&mut self, weight: u64, custom_slice: Option<u64>) -> usize {
+        let slice = custom_slice.map_or(BASE_SLICE, |s| s.clamp(MIN_SLICE, MAX_SLICE));
+        let v = self.avg();
+        let mut e = Ent {
+            alive: true,
+            weight,
+            slice,
+            custom: custom_slice.is_some(),
+            v,
+            d: 0,
+            vlag: 0,
+            vrem: 0,
+            state: EntityState::Runnable,
+            vprot: 0,
+            seq: self.take_seq(),
+            runtime: 0,
+        };
+        e.d = v.wrapping_add(e.vslice() / 2);
+        self.ents.push(e);
+        self.ents.len() - 1
+    }
+
+    pub(crate) fn pick(&mut self) -> MPick {
+        if let Some(c) = self.running() {
+            if self.run_to_parity && self.protected(c) {
+                return MPick::Run(c);
+            }
+            self.ents[c].state = EntityState::Runnable;
+            self.ents[c].seq = self.take_seq();
+        }
+        let Some(p) = self.best_eligible(None) else {
+            return MPick::Idle;
+        };
+        if self.ents[p].state == EntityState::Delayed {
+            self.ents[p].state = EntityState::Sleeping;
+            self.ents[p].vlag = 0;
+            self.after_leave(p);
+            return MPick::Dequeued(p);
+        }
+        let min_slice = self
+            .queued_ids()
+            .into_iter()
+            .map(|i| self.ents[i].slice)
+            .min()
+            .expect("p itself is queued");
+        let e = &mut self.ents[p];
+        e.state = EntityState::Running;
+        let vmin = e.v.wrapping_add(min_slice * NICE_0 / e.weight);
+        e.vprot = if before(vmin, e.d) { vmin } else { e.d };
+        MPick::Run(p)
+    }
+
+    /// Returns `(renewed, resched)`.
+    ///
+    /// `resched` follows the doc of `Charge::resched`: another entity should
+    /// run now, i.e. more than one entity is runnable, the running one is not
+    /// protected (run to parity), and it is either ineligible or some other
+    /// eligible queued entity has a strictly earlier deadline.
+    pub(crate) fn charge(&mut self, dt: u64) -> Result<(bool, bool), Error> {
+        let c = self.running().ok_or(Error::NothingRunning)?;
+        let e = &mut self.ents[c];
+        e.runtime = e.runtime.saturating_add(dt);
+        let dv = if e.weight == NICE_0 {
+            dt
+        } else {
+            let num = u128::from(dt) * u128::from(NICE_0) + u128::from(e.vrem);
+            e.vrem = (num % u128::from(e.weight)) as u64;
+            (num / u128::from(e.weight)) as u64
+        };
+        e.v = e.v.wrapping_add(dv);
+        let renewed = !before(e.v, e.d);
+        if renewed {
+            e.d = e.v.wrapping_add(e.vslice());
+        }
+        let nr_runnable = self.nr_queued() - self.nr_delayed();
+        let resched = if nr_runnable <= 1 || (self.run_to_parity && self.protected(c)) {
+            false
+        } else if !self.eligible(self.ents[c].v) {
+            true
+        } else {
+            self.best_eligible(Some(c))
+                .is_some_and(|t| before(self.ents[t].d, self.ents[c].d))
+        };
+        Ok((renewed, resched))
+    }
+
+    pub(crate) fn yield_current(&mut self) -> Result<(), Error> {
+        let c = self.running().ok_or(Error::NothingRunning)?;
+        if self.eligible(self.ents[c].v) {
+            let e = &mut self.ents[c];
+            let d_old = e.d;
+            e.v = d_old;
+            e.d = d_old.wrapping_add(e.vslice());
+            e.vrem = 0;
+            e.vprot = d_old;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn block_current(&mut self) -> Result<Block, Error> {
+        let c = self.running().ok_or(Error::NothingRunning)?;
+        let v = self.ents[c].v;
+        if self.delayed_dequeue && !self.eligible(v) {
+            self.ents[c].state = EntityState::Delayed;
+            self.ents[c].seq = self.take_seq();
+            return Ok(Block::Delayed);
+        }
+        let max_slice = self
+            .queued_ids()
+            .into_iter()
+            .map(|i| self.ents[i].slice)
+            .max()
+            .expect("c itself is queued");
+        let limit = ((max_slice + TICK) * NICE_0 / self.ents[c].weight) as i64;
+        let vlag = (self.avg().wrapping_sub(v) as i64).clamp(-limit, limit);
+        self.ents[c].state = EntityState::Sleeping;
+        self.ents[c].vlag = vlag;
+        self.after_leave(c);
+        Ok(Block::Dequeued)
+    }
+
+    pub(crate) fn wake(&mut self, id: usize) -> Result<Wake, Error> {
+        self.live(id)?;
+        match self.ents[id].state {
+            EntityState::Runnable | EntityState::Running => Err(Error::AlreadyQueued),
+            EntityState::Delayed => {
+                if before(self.ents[id].v, self.avg()) {
+                    // Positive lag: re-place at lag 0, i.e. at V computed
+                    // without it, with a full-slice deadline. (A placement, so
+                    // the charge remainder restarts at 0 as in every placement.)
+                    self.ents[id].state = EntityState::Sleeping; // out of V
+                    let v = self.avg();
+                    let seq = self.take_seq();
+                    let e = &mut self.ents[id];
+                    e.v = v;
+                    e.vrem = 0;
+                    e.d = v.wrapping_add(e.vslice());
+                    e.seq = seq;
+                }
+                self.ents[id].state = EntityState::Runnable;
+                Ok(Wake::Rearmed)
+            }
+            EntityState::Sleeping => {
+                let lag = if self.keep_lag { self.ents[id].vlag } else { 0 };
+                let big_w = i128::from(self.total_weight());
+                let w = i128::from(self.ents[id].weight);
+                let used = if big_w > 0 && lag != 0 {
+                    (i128::from(lag) * (big_w + w) / big_w) as i64
+                } else {
+                    lag
+                };
+                let v = self.avg().wrapping_sub(used as u64);
+                let seq = self.take_seq();
+                let e = &mut self.ents[id];
+                e.v = v;
+                e.vrem = 0;
+                e.d = v.wrapping_add(e.vslice());
+                e.seq = seq;
+                e.state = EntityState::Runnable;
+                // PREEMPT_SHORT: a shorter-slice, eligible wakee with an earlier
+                // deadline cancels the running entity's protection.
+                if let Some(c) = self.running() {
+                    let (we, ce) = (&self.ents[id], &self.ents[c]);
+                    if we.slice < ce.slice && before(we.d, ce.d) && self.eligible(we.v) {
+                        self.ents[c].vprot = self.ents[c].v;
+                    }
+                }
+                Ok(Wake::Placed)
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: usize) -> Result<(), Error> {
+        self.live(id)?;
+        let was_queued = self.ents[id].queued();
+        self.ents[id].alive = false;
+        if was_queued {
+            self.after_leave(id);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn reweight(&mut self, id: usize, w_new: u64) -> Result<(), Error> {
+        self.live(id)?;
+        let w_old = self.ents[id].weight;
+        if self.ents[id].state == EntityState::Sleeping {
+            let e = &mut self.ents[id];
+            e.vlag = (i128::from(e.vlag) * i128::from(w_old) / i128::from(w_new)) as i64;
+            e.weight = w_new;
+            return Ok(());
+        }
+        // Pivot on the exact mean K/L (old weight counted): x ↦ z + ⌊(w_old·(x−z)·L
+        // + (w_new − w_old)·K) / (w_new·L)⌋.
+        let (z, k, l) = self.load().expect("id itself is queued");
+        let (wo, wn) = (i128::from(w_old), i128::from(w_new));
+        let rescale = |x: u64| -> u64 {
+            let off = (wo * key(x, z) * l + (wn - wo) * k).div_euclid(wn * l);
+            z.wrapping_add(off as i64 as u64)
+        };
+        let running = self.ents[id].state == EntityState::Running;
+        let seq = if running {
+            self.ents[id].seq
+        } else {
+            self.take_seq()
+        };
+        let mut v = rescale(self.ents[id].v);
+        {
+            // Clamp into the integers v' for which ⌊(rest + w_new·(v'−z)) / L'⌋
+            // is still ⌊K/L⌋, where rest = Σ w·(v−z) of the others and L' the
+            // new total weight: the smallest is lo, the largest hi.
+            let rest = k - wo * key(self.ents[id].v, z);
+            let l_new = l - wo + wn;
+            let vk = k.div_euclid(l);
+            let ceil = |a: i128| -(-a).div_euclid(wn);
+            let lo = ceil(l_new * vk - rest);
+            let hi = ceil(l_new * (vk + 1) - rest) - 1;
+            let off = key(v, z).clamp(lo, hi.max(lo));
+            v = z.wrapping_add(off as i64 as u64);
+        }
+        let e = &mut self.ents[id];
+        e.v = v;
+        e.d = rescale(e.d);
+        e.vprot = rescale(e.vprot);
+        e.vrem = 0;
+        e.weight = w_new;
+        e.seq = seq;
+        Ok(())
+    }
+}

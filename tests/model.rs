@@ -267,8 +267,8 @@ impl Model {
             if self.run_to_parity && self.protected(c) {
                 return MPick::Run(c);
             }
+            // It stays in the tree, keeping its insertion sequence.
             self.ents[c].state = EntityState::Runnable;
-            self.ents[c].seq = self.take_seq();
         }
         let Some(p) = self.best_eligible(None) else {
             return MPick::Idle;
@@ -294,10 +294,9 @@ impl Model {
 
     /// Returns `(renewed, resched)`.
     ///
-    /// `resched` follows the doc of `Charge::resched`: another entity should
-    /// run now, i.e. more than one entity is runnable, the running one is not
-    /// protected (run to parity), and it is either ineligible or some other
-    /// eligible queued entity has a strictly earlier deadline.
+    /// `resched` follows the doc of `Charge::resched`: a decision is due, i.e.
+    /// more than one entity is runnable and the running one got a new request
+    /// or is not protected (run to parity off, or its protection used up).
     pub(crate) fn charge(&mut self, dt: u64) -> Result<(bool, bool), Error> {
         let c = self.running().ok_or(Error::NothingRunning)?;
         let e = &mut self.ents[c];
@@ -312,17 +311,12 @@ impl Model {
         e.v = e.v.wrapping_add(dv);
         let renewed = !before(e.v, e.d);
         if renewed {
+            // A new key: it is re-inserted, with a new insertion sequence.
             e.d = e.v.wrapping_add(e.vslice());
+            self.ents[c].seq = self.take_seq();
         }
         let nr_runnable = self.nr_queued() - self.nr_delayed();
-        let resched = if nr_runnable <= 1 || (self.run_to_parity && self.protected(c)) {
-            false
-        } else if !self.eligible(self.ents[c].v) {
-            true
-        } else {
-            self.best_eligible(Some(c))
-                .is_some_and(|t| before(self.ents[t].d, self.ents[c].d))
-        };
+        let resched = nr_runnable > 1 && (renewed || !self.run_to_parity || !self.protected(c));
         Ok((renewed, resched))
     }
 
@@ -335,6 +329,7 @@ impl Model {
             e.d = d_old.wrapping_add(e.vslice());
             e.vrem = 0;
             e.vprot = d_old;
+            self.ents[c].seq = self.take_seq();
         }
         Ok(())
     }
@@ -343,8 +338,8 @@ impl Model {
         let c = self.running().ok_or(Error::NothingRunning)?;
         let v = self.ents[c].v;
         if self.delayed_dequeue && !self.eligible(v) {
+            // It stays in the tree where it is.
             self.ents[c].state = EntityState::Delayed;
-            self.ents[c].seq = self.take_seq();
             return Ok(Block::Delayed);
         }
         let max_slice = self
@@ -439,12 +434,7 @@ impl Model {
             let off = (wo * key(x, z) * l + (wn - wo) * k).div_euclid(wn * l);
             z.wrapping_add(off as i64 as u64)
         };
-        let running = self.ents[id].state == EntityState::Running;
-        let seq = if running {
-            self.ents[id].seq
-        } else {
-            self.take_seq()
-        };
+        let seq = self.take_seq();
         let mut v = rescale(self.ents[id].v);
         {
             // Clamp into the integers v' for which ⌊(rest + w_new·(v'−z)) / L'⌋

@@ -377,15 +377,9 @@ impl Harness {
             prop_assert!(p.eligible, "picked {} while ineligible", chosen);
         }
         if !kept_by_parity {
-            // Earliest eligible deadline. Tie order: insertion sequence, with
-            // the running entity last because the pick re-inserts it.
-            let rank = |m: usize| {
-                if prev_running == Some(self.ids[m]) {
-                    u64::MAX
-                } else {
-                    seqs[m]
-                }
-            };
+            // Earliest eligible deadline; ties go to the earliest insertion
+            // (the running entity stays in the tree and keeps its place).
+            let rank = |m: usize| seqs[m];
             for (m, info) in snapshot.iter().enumerate() {
                 let Some(info) = info else { continue };
                 if m == chosen || !queued(info) || !info.eligible {

@@ -4,15 +4,16 @@
 //! # Bookkeeping
 //!
 //! Every entity owns a slot (cold data: weight, lag, state, payload) and a tree
-//! node (hot data: vruntime, deadline, slice, links). The running entity is *not*
-//! linked in the tree but still counts in the weighted average, exactly as in
-//! Linux, so the sums are:
+//! node (hot data: vruntime, deadline, slice, links). Every queued entity is
+//! linked in the tree, the running one included, so switching between entities
+//! moves nothing in the tree. Charging the running entity advances its vruntime
+//! in place; the min-vruntime augmentation above it is brought up to date
+//! lazily, by one root-to-node pass, only when a pick has to search the tree
+//! (`stale` names the node). The sums, over all queued entities, are
 //!
-//! - `sum_wkey = Σ w·(v − zero)` and `sum_w = Σ w` over linked entities (runnable
-//!   and delayed), in `i128`/`u64`;
-//! - the running entity's term added on the fly.
+//! - `sum_wkey = Σ w·(v − zero)` (`i128`) and `sum_w = Σ w`.
 //!
-//! `V = zero + ⌊(sum_wkey + w_c·(v_c − zero)) / (sum_w + w_c)⌋`, and eligibility
+//! `V = zero + ⌊sum_wkey / sum_w⌋`, and eligibility
 //! `v ≤ V` is tested without dividing: `(v − zero)·W ≤ K`. The zero point is moved
 //! to `V` whenever keys drift far from it, so products stay small; `i128` makes
 //! overflow impossible in any case (|key| < 2^63, weights ≤ 2^20, n < 2^32).
@@ -483,8 +484,10 @@ pub enum Pick {
 pub struct Charge {
     /// The running entity reached its deadline and was given a new request.
     pub renewed: bool,
-    /// Another entity should run now: the running one is unprotected and is no
-    /// longer the earliest eligible deadline.
+    /// A scheduling decision is due: another entity is runnable and the running
+    /// one has used its request or its protection (always, with run to parity
+    /// off). The caller should [`pick`](RunQueue::pick), which may still choose
+    /// the same entity. This is Linux's tick-time reschedule test, O(1).
     pub resched: bool,
 }
 
@@ -637,7 +640,7 @@ struct Slot<T> {
 ///
 /// [`enqueue_new`](Self::enqueue_new) → [`pick`](Self::pick) returns
 /// [`Pick::Run`] → [`charge`](Self::charge) the time it ran → then either nothing
-/// (it stays runnable and the next `pick` puts it back), [`yield_current`](Self::yield_current),
+/// (it stays runnable and competes at the next `pick`), [`yield_current`](Self::yield_current),
 /// [`block_current`](Self::block_current) (later [`wake`](Self::wake)), or
 /// [`remove`](Self::remove).
 ///
@@ -678,6 +681,9 @@ pub struct RunQueue<T> {
     sum_w: u64,
     /// The running entity, or NIL.
     curr: u32,
+    /// A linked entity whose vruntime moved since its ancestors' augmentation
+    /// was computed, or NIL.
+    stale: u32,
     nr_queued: usize,
     nr_delayed: usize,
     live: usize,
@@ -715,6 +721,7 @@ impl<T> RunQueue<T> {
             sum_wkey: 0,
             sum_w: 0,
             curr: NIL,
+            stale: NIL,
             nr_queued: 0,
             nr_delayed: 0,
             live: 0,
@@ -949,16 +956,19 @@ impl<T> RunQueue<T> {
         v.wrapping_sub(self.zero) as i64
     }
 
-    /// (K, W) including the running entity.
+    /// (K, W) over the queued entities.
     #[inline]
     fn load(&self) -> (i128, u64) {
-        let (mut k, mut l) = (self.sum_wkey, self.sum_w);
-        if self.curr != NIL {
-            let w = self.slots[self.curr as usize].weight;
-            k += i128::from(w) * i128::from(self.key(self.tree.node(self.curr).vruntime));
-            l += u64::from(w);
+        (self.sum_wkey, self.sum_w)
+    }
+
+    /// Brings the tree's augmentation up to date before it is searched.
+    #[inline]
+    fn refresh(&mut self) {
+        if self.stale != NIL {
+            self.tree.refresh(self.stale);
+            self.stale = NIL;
         }
-        (k, l)
     }
 
     /// `v ≤ V`, by cross-multiplication.
@@ -1006,6 +1016,10 @@ impl<T> RunQueue<T> {
         let w = self.slots[idx as usize].weight;
         let v = self.tree.node(idx).vruntime;
         self.tree.remove(idx);
+        if self.stale == idx {
+            // Removal recomputed every ancestor from its children.
+            self.stale = NIL;
+        }
         self.sum_wkey -= i128::from(w) * i128::from(self.key(v));
         self.sum_w -= u64::from(w);
         self.settle_if_empty(v);
@@ -1013,7 +1027,7 @@ impl<T> RunQueue<T> {
 
     /// When the last queued entity leaves, keep V where it was.
     fn settle_if_empty(&mut self, v: u64) {
-        if self.sum_w == 0 && self.curr == NIL {
+        if self.sum_w == 0 {
             debug_assert_eq!(self.sum_wkey, 0);
             self.zero = v;
         }
@@ -1025,16 +1039,13 @@ impl<T> RunQueue<T> {
         if let Some((_, hi)) = self.tree.slice_range() {
             max_slice = max_slice.max(hi);
         }
-        if self.curr != NIL {
-            max_slice = max_slice.max(self.tree.node(self.curr).slice);
-        }
         let limit = (u64::from(max_slice) + self.tick) * u64::from(NICE_0_WEIGHT)
             / u64::from(self.slots[idx as usize].weight);
         let limit = limit.min(i64::MAX as u64) as i64;
         vlag.clamp(-limit, limit)
     }
 
-    /// Places unlinked, not-running `idx` so that its lag after joining is `vlag`
+    /// Places unlinked `idx` so that its lag after joining is `vlag`
     /// (the `(W + w)/W` inflation), and returns the new vruntime.
     fn place(&mut self, idx: u32, vlag: i64) -> u64 {
         let (_, l) = self.load();
@@ -1122,11 +1133,11 @@ impl<T> RunQueue<T> {
 
     /// Chooses what runs next.
     ///
-    /// The running entity, if still runnable, is put back first, unless run to
-    /// parity protects it (it has not used its protected request: its slice, or
-    /// the smallest slice on the queue if that is shorter), in which case it
-    /// keeps running. Then the eligible entity with
-    /// the earliest deadline is taken; if that is a delayed entity, its dequeue
+    /// The running entity keeps running if run to parity protects it (it has
+    /// not used its protected request: its slice, or the smallest slice on the
+    /// queue if that is shorter). Otherwise it competes with the rest, and the
+    /// eligible entity with the earliest deadline (ties: the one queued
+    /// longest) is taken; if that is a delayed entity, its dequeue
     /// is completed (lag set to 0) and [`Pick::Dequeued`] reports it, never run:
     /// call `pick` again. A non-empty queue always has an eligible entity, so
     /// `pick` returns [`Pick::Idle`] only when nothing is queued.
@@ -1148,9 +1159,9 @@ impl<T> RunQueue<T> {
             if self.config.run_to_parity && self.protected(c) {
                 return Pick::Run(self.id_of(c));
             }
+            // Still linked: it competes like any other runnable entity.
             self.curr = NIL;
             self.slots[c as usize].state = SlotState::Runnable;
-            self.link(c);
         }
         let Some(left) = self.tree.leftmost() else {
             return Pick::Idle;
@@ -1158,12 +1169,17 @@ impl<T> RunQueue<T> {
         if self.key(self.tree.node(left).vruntime).unsigned_abs() > RECENTER_THRESHOLD {
             self.recenter();
         }
-        let (k, l) = (self.sum_wkey, self.sum_w);
-        let idx = match self.tree.pick(|v| self.eligible(v, k, l)) {
-            Some(idx) => idx,
-            None => {
-                debug_assert!(false, "a non-empty queue has no eligible entity");
-                left
+        let (k, l) = self.load();
+        let idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
+            left
+        } else {
+            self.refresh();
+            match self.tree.pick(|v| self.eligible(v, k, l)) {
+                Some(idx) => idx,
+                None => {
+                    debug_assert!(false, "a non-empty queue has no eligible entity");
+                    left
+                }
             }
         };
         if self.slots[idx as usize].state == SlotState::Delayed {
@@ -1175,14 +1191,10 @@ impl<T> RunQueue<T> {
             self.nr_delayed -= 1;
             return Pick::Dequeued(self.id_of(idx));
         }
-        self.unlink(idx);
         self.curr = idx;
         self.slots[idx as usize].state = SlotState::Running;
         let n = self.tree.node(idx);
-        let mut min_slice = n.slice;
-        if let Some((lo, _)) = self.tree.slice_range() {
-            min_slice = min_slice.min(lo);
-        }
+        let min_slice = self.tree.slice_range().map_or(n.slice, |(lo, _)| lo);
         let vmin = u64::from(min_slice) * u64::from(NICE_0_WEIGHT)
             / u64::from(self.slots[idx as usize].weight);
         self.slots[idx as usize].vprot = vt_min(n.deadline, n.vruntime.wrapping_add(vmin));
@@ -1225,46 +1237,39 @@ impl<T> RunQueue<T> {
         let dt = ns(ran);
         let s = &mut self.slots[c as usize];
         s.runtime = s.runtime.saturating_add(dt);
-        let dv = if s.weight == NICE_0_WEIGHT {
+        let w = s.weight;
+        let dv = if w == NICE_0_WEIGHT {
             dt
         } else {
             let num = u128::from(dt) * u128::from(NICE_0_WEIGHT) + u128::from(s.vrem);
-            let w = u128::from(s.weight);
-            s.vrem = (num % w) as u32;
-            (num / w) as u64
+            s.vrem = (num % u128::from(w)) as u32;
+            (num / u128::from(w)) as u64
         };
+        if self.stale != c {
+            // At most one stale node: settle the previous runner's first.
+            self.refresh();
+        }
+        let v_old = self.tree.node(c).vruntime;
+        let v = v_old.wrapping_add(dv);
+        // The change of its (wrapped) key, so K always equals Σ w·key.
+        let dkey = i128::from(self.key(v)) - i128::from(self.key(v_old));
+        self.sum_wkey += i128::from(w) * dkey;
         let n = self.tree.node_mut(c);
-        n.vruntime = n.vruntime.wrapping_add(dv);
+        n.vruntime = v;
         let renewed = !vt_before(n.vruntime, n.deadline);
         if renewed {
+            // The key changes: move it (which also recomputes its ancestors).
             let d = n.vruntime.wrapping_add(self.vslice(c));
+            self.tree.remove(c);
             self.tree.node_mut(c).deadline = d;
+            self.tree.insert(c);
+            self.stale = NIL;
+        } else if dv != 0 {
+            self.stale = c;
         }
-        Ok(Charge {
-            renewed,
-            resched: self.should_resched(),
-        })
-    }
-
-    /// Whether a pick now would switch away from the running entity (false when
-    /// nothing runs or nothing else is runnable).
-    fn should_resched(&self) -> bool {
-        let c = self.curr;
-        if c == NIL || self.nr_runnable() <= 1 {
-            return false;
-        }
-        if self.config.run_to_parity && self.protected(c) {
-            return false;
-        }
-        let (k, l) = self.load();
-        let n = self.tree.node(c);
-        if !self.eligible(n.vruntime, k, l) {
-            return true;
-        }
-        match self.tree.pick(|v| self.eligible(v, k, l)) {
-            Some(t) => vt_before(self.tree.node(t).deadline, n.deadline),
-            None => false,
-        }
+        let resched =
+            self.nr_runnable() > 1 && (renewed || !self.config.run_to_parity || !self.protected(c));
+        Ok(Charge { renewed, resched })
     }
 
     /// The running entity gives up the rest of its request: if eligible, its
@@ -1298,9 +1303,11 @@ impl<T> RunQueue<T> {
         if self.eligible(n.vruntime, k, l) {
             let d = n.deadline;
             let vslice = self.vslice(c);
+            self.unlink(c);
             let n = self.tree.node_mut(c);
             n.vruntime = d;
             n.deadline = d.wrapping_add(vslice);
+            self.link(c);
             let s = &mut self.slots[c as usize];
             s.vrem = 0;
             s.vprot = d;
@@ -1339,16 +1346,14 @@ impl<T> RunQueue<T> {
         }
         let (k, l) = self.load();
         let v = self.tree.node(c).vruntime;
+        self.curr = NIL;
         if self.config.delayed_dequeue && !self.eligible(v, k, l) {
-            self.curr = NIL;
             self.slots[c as usize].state = SlotState::Delayed;
-            self.link(c);
             self.nr_delayed += 1;
             return Ok(Block::Delayed);
         }
         let vlag = self.clamp_vlag(c, self.avg().wrapping_sub(v) as i64);
-        self.curr = NIL;
-        self.settle_if_empty(v);
+        self.unlink(c);
         let s = &mut self.slots[c as usize];
         s.state = SlotState::Sleeping;
         s.vlag = vlag;
@@ -1459,12 +1464,10 @@ impl<T> RunQueue<T> {
     pub fn remove(&mut self, id: EntityId) -> Result<T, Error> {
         let idx = self.slot_of(id)?;
         match self.slots[idx as usize].state {
-            SlotState::Running => {
-                self.curr = NIL;
-                self.settle_if_empty(self.tree.node(idx).vruntime);
-                self.nr_queued -= 1;
-            }
-            SlotState::Runnable => {
+            SlotState::Running | SlotState::Runnable => {
+                if self.curr == idx {
+                    self.curr = NIL;
+                }
                 self.unlink(idx);
                 self.nr_queued -= 1;
             }
@@ -1637,10 +1640,7 @@ impl<T> RunQueue<T> {
                 .wrapping_add(ideal.clamp(lo, hi.max(lo)) as i64 as u64)
         };
         let vprot = rescale(self.slots[idx as usize].vprot);
-        let linked = state != SlotState::Running;
-        if linked {
-            self.unlink(idx);
-        }
+        self.unlink(idx);
         let n = self.tree.node_mut(idx);
         n.vruntime = v;
         n.deadline = d;
@@ -1648,53 +1648,44 @@ impl<T> RunQueue<T> {
         s.vprot = vprot;
         s.weight = w_new;
         s.vrem = 0;
-        if linked {
-            self.link(idx);
-        }
+        self.link(idx);
         Ok(())
     }
 
     /// Checks every internal invariant against a brute-force recomputation; for
     /// tests. Panics on the first violation.
     #[cfg(test)]
-    pub(crate) fn check(&self) {
+    pub(crate) fn check(&mut self) {
+        self.refresh();
         self.tree.check();
         let (mut k, mut l, mut queued, mut delayed, mut live) = (0i128, 0u64, 0, 0, 0);
         for (i, s) in self.slots.iter().enumerate() {
-            match s.state {
-                SlotState::Free => continue,
-                SlotState::Runnable | SlotState::Delayed => {
-                    let v = self.tree.node(i as u32).vruntime;
-                    k += i128::from(s.weight) * i128::from(self.key(v));
-                    l += u64::from(s.weight);
-                    queued += 1;
-                    delayed += usize::from(s.state == SlotState::Delayed);
-                }
-                SlotState::Running => {
-                    assert_eq!(self.curr, i as u32);
-                    queued += 1;
-                }
-                SlotState::Sleeping => {}
+            if s.state == SlotState::Free {
+                continue;
             }
             live += 1;
+            if s.state == SlotState::Sleeping {
+                continue;
+            }
+            let v = self.tree.node(i as u32).vruntime;
+            k += i128::from(s.weight) * i128::from(self.key(v));
+            l += u64::from(s.weight);
+            queued += 1;
+            delayed += usize::from(s.state == SlotState::Delayed);
+            assert_eq!(s.state == SlotState::Running, self.curr == i as u32, "curr");
         }
         assert_eq!((k, l), (self.sum_wkey, self.sum_w), "weighted sums");
-        assert_eq!(l as usize >= self.tree.len(), true);
+        assert_eq!(queued, self.tree.len(), "every queued entity is linked");
         assert_eq!(
             (queued, delayed, live),
             (self.nr_queued, self.nr_delayed, self.live)
         );
-        if self.nr_queued > 0 {
-            // Lemma: some queued entity is eligible; V lies within (-W, 0] of the mean.
+        if let Some(min_v) = self.tree.min_vruntime() {
+            // Lemma: some queued entity is eligible; V is the floored mean.
             let (k, l) = self.load();
             let v = self.avg();
             let resid = k - i128::from(self.key(v)) * i128::from(l);
             assert!(resid >= 0 && resid < i128::from(l), "V is the floored mean");
-            let min_v = match (self.tree.min_vruntime(), self.curr) {
-                (Some(m), NIL) => m,
-                (Some(m), c) => vt_min(m, self.tree.node(c).vruntime),
-                (None, c) => self.tree.node(c).vruntime,
-            };
             assert!(self.eligible(min_v, k, l), "no eligible entity");
         }
     }

@@ -287,6 +287,36 @@ impl Tree {
         (self.rebalance(t), m)
     }
 
+    /// Re-derives the augmentation above linked slot `x` after its vruntime
+    /// changed in place (its deadline, the key, must not have). Stale values can
+    /// only sit on `x`'s ancestors: a rotation or removal elsewhere recomputes
+    /// nodes from their children, and only ancestors of `x` contain it. So one
+    /// root-to-`x` pass, bottom-up and stopping once nothing changes, restores
+    /// every invariant.
+    pub(crate) fn refresh(&mut self, x: u32) {
+        let mut path = [NIL; 96];
+        let mut depth = 0;
+        let mut t = self.root;
+        while t != x {
+            debug_assert_ne!(t, NIL, "refreshing an entity that is not in the tree");
+            path[depth] = t;
+            depth += 1;
+            t = if self.less(x, t) {
+                self.node(t).left
+            } else {
+                self.node(t).right
+            };
+        }
+        self.update(x);
+        for &t in path[..depth].iter().rev() {
+            let before = self.node(t).min_vruntime;
+            self.update(t);
+            if self.node(t).min_vruntime == before {
+                break;
+            }
+        }
+    }
+
     /// The earliest-deadline entity whose vruntime passes `eligible`, which must be
     /// monotone (true for all vruntimes below some bound). O(1) when the earliest
     /// deadline is eligible, one root-to-leaf walk otherwise.

@@ -76,7 +76,7 @@ fn micros(d: std::time::Duration) -> f64 {
 /// Whole microseconds as an integer when exact, else a float.
 fn micros_number(d: std::time::Duration) -> Value {
     let ns = d.as_nanos();
-    if ns % 1000 == 0 {
+    if ns.is_multiple_of(1000) {
         json!(u64::try_from(ns / 1000).unwrap_or(u64::MAX))
     } else {
         json!(micros(d))

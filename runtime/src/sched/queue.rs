@@ -1240,7 +1240,14 @@ impl<T> RunQueue<T> {
         let w = s.weight;
         let dv = if w == NICE_0_WEIGHT {
             dt
+        } else if let Some(num) = dt
+            .checked_mul(u64::from(NICE_0_WEIGHT))
+            .and_then(|x| x.checked_add(u64::from(s.vrem)))
+        {
+            s.vrem = (num % u64::from(w)) as u32;
+            num / u64::from(w)
         } else {
+            // Runs of over 200 days: exact in 128 bits.
             let num = u128::from(dt) * u128::from(NICE_0_WEIGHT) + u128::from(s.vrem);
             s.vrem = (num % u128::from(w)) as u32;
             (num / u128::from(w)) as u64

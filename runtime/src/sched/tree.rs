@@ -42,6 +42,7 @@ pub(crate) struct Node {
     max_slice: u32,
     left: u32,
     right: u32,
+    parent: u32,
     height: u8,
 }
 
@@ -56,6 +57,7 @@ impl Node {
         max_slice: 0,
         left: NIL,
         right: NIL,
+        parent: NIL,
         height: 0,
     };
 }
@@ -165,10 +167,37 @@ impl Tree {
         n.height = h + 1;
     }
 
+    /// Sets `t`'s left child, keeping the child's parent link.
+    #[inline]
+    fn set_left(&mut self, t: u32, c: u32) {
+        self.node_mut(t).left = c;
+        if c != NIL {
+            self.node_mut(c).parent = t;
+        }
+    }
+
+    /// Sets `t`'s right child, keeping the child's parent link.
+    #[inline]
+    fn set_right(&mut self, t: u32, c: u32) {
+        self.node_mut(t).right = c;
+        if c != NIL {
+            self.node_mut(c).parent = t;
+        }
+    }
+
+    /// Makes `t` the root.
+    #[inline]
+    fn set_root(&mut self, t: u32) {
+        self.root = t;
+        if t != NIL {
+            self.node_mut(t).parent = NIL;
+        }
+    }
+
     fn rotate_right(&mut self, t: u32) -> u32 {
         let l = self.node(t).left;
-        self.node_mut(t).left = self.node(l).right;
-        self.node_mut(l).right = t;
+        self.set_left(t, self.node(l).right);
+        self.set_right(l, t);
         self.update(t);
         self.update(l);
         l
@@ -176,8 +205,8 @@ impl Tree {
 
     fn rotate_left(&mut self, t: u32) -> u32 {
         let r = self.node(t).right;
-        self.node_mut(t).right = self.node(r).left;
-        self.node_mut(r).left = t;
+        self.set_right(t, self.node(r).left);
+        self.set_left(r, t);
         self.update(t);
         self.update(r);
         r
@@ -191,13 +220,13 @@ impl Tree {
         if hl > hr + 1 {
             if self.height(self.node(l).left) < self.height(self.node(l).right) {
                 let nl = self.rotate_left(l);
-                self.node_mut(t).left = nl;
+                self.set_left(t, nl);
             }
             self.rotate_right(t)
         } else if hr > hl + 1 {
             if self.height(self.node(r).right) < self.height(self.node(r).left) {
                 let nr = self.rotate_right(r);
-                self.node_mut(t).right = nr;
+                self.set_right(t, nr);
             }
             self.rotate_left(t)
         } else {
@@ -215,7 +244,8 @@ impl Tree {
         n.left = NIL;
         n.right = NIL;
         self.update(x);
-        self.root = self.insert_at(self.root, x);
+        let root = self.insert_at(self.root, x);
+        self.set_root(root);
         if self.leftmost == NIL || self.less(x, self.leftmost) {
             self.leftmost = x;
         }
@@ -228,17 +258,18 @@ impl Tree {
         }
         if self.less(x, t) {
             let l = self.insert_at(self.node(t).left, x);
-            self.node_mut(t).left = l;
+            self.set_left(t, l);
         } else {
             let r = self.insert_at(self.node(t).right, x);
-            self.node_mut(t).right = r;
+            self.set_right(t, r);
         }
         self.rebalance(t)
     }
 
     /// Unlinks slot `x`, which must be linked.
     pub(crate) fn remove(&mut self, x: u32) {
-        self.root = self.remove_at(self.root, x);
+        let root = self.remove_at(self.root, x);
+        self.set_root(root);
         self.len -= 1;
         if self.leftmost == x {
             let mut t = self.root;
@@ -261,17 +292,16 @@ impl Tree {
                 return l;
             }
             let (r, m) = self.remove_min(r);
-            let n = self.node_mut(m);
-            n.left = l;
-            n.right = r;
+            self.set_left(m, l);
+            self.set_right(m, r);
             return self.rebalance(m);
         }
         if self.less(x, t) {
             let l = self.remove_at(self.node(t).left, x);
-            self.node_mut(t).left = l;
+            self.set_left(t, l);
         } else {
             let r = self.remove_at(self.node(t).right, x);
-            self.node_mut(t).right = r;
+            self.set_right(t, r);
         }
         self.rebalance(t)
     }
@@ -283,7 +313,7 @@ impl Tree {
             return (self.node(t).right, t);
         }
         let (l, m) = self.remove_min(l);
-        self.node_mut(t).left = l;
+        self.set_left(t, l);
         (self.rebalance(t), m)
     }
 
@@ -291,29 +321,19 @@ impl Tree {
     /// changed in place (its deadline, the key, must not have). Stale values can
     /// only sit on `x`'s ancestors: a rotation or removal elsewhere recomputes
     /// nodes from their children, and only ancestors of `x` contain it. So one
-    /// root-to-`x` pass, bottom-up and stopping once nothing changes, restores
+    /// walk up from `x`, stopping at the first ancestor whose minimum does not
+    /// change (everything above was computed from that same value), restores
     /// every invariant.
     pub(crate) fn refresh(&mut self, x: u32) {
-        let mut path = [NIL; 96];
-        let mut depth = 0;
-        let mut t = self.root;
-        while t != x {
-            debug_assert_ne!(t, NIL, "refreshing an entity that is not in the tree");
-            path[depth] = t;
-            depth += 1;
-            t = if self.less(x, t) {
-                self.node(t).left
-            } else {
-                self.node(t).right
-            };
-        }
         self.update(x);
-        for &t in path[..depth].iter().rev() {
+        let mut t = self.node(x).parent;
+        while t != NIL {
             let before = self.node(t).min_vruntime;
             self.update(t);
             if self.node(t).min_vruntime == before {
                 break;
             }
+            t = self.node(t).parent;
         }
     }
 
@@ -375,6 +395,7 @@ impl Tree {
             let mut hs = [0u8; 2];
             for (i, c) in [n.left, n.right].into_iter().enumerate() {
                 if c != NIL {
+                    assert_eq!(tree.node(c).parent, t, "parent link");
                     if i == 0 {
                         assert!(tree.less(c, t), "left child out of order");
                     } else {
@@ -395,6 +416,7 @@ impl Tree {
         }
         let mut count = 0;
         if self.root != NIL {
+            assert_eq!(self.node(self.root).parent, NIL, "root has no parent");
             walk(self, self.root, &mut count);
         }
         assert_eq!(count, self.len);

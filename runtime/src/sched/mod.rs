@@ -58,6 +58,8 @@
 //! # Ok::<(), runtime::sched::Error>(())
 //! ```
 
+mod config;
+mod entity;
 mod error;
 mod queue;
 mod tree;
@@ -65,11 +67,10 @@ mod weight;
 
 pub mod sim;
 
+pub use config::{Config, MAX_SLICE, MIN_SLICE, Params, WakeLag};
+pub use entity::{Block, Charge, EntityId, EntityInfo, EntityState, Migrant, Pick, Wake};
 pub use error::Error;
-pub use queue::{
-    Block, Charge, Config, EntityId, EntityInfo, EntityState, MAX_SLICE, MIN_SLICE, Migrant,
-    Params, Pick, RunQueue, Wake, WakeLag,
-};
+pub use queue::RunQueue;
 pub use weight::{MAX_WEIGHT, NICE_0_WEIGHT, Weight};
 
 #[cfg(test)]

@@ -201,3 +201,32 @@ fn zero_point_recenters_after_long_runs() {
     let v = q.avg_vruntime();
     assert!(v.wrapping_sub(q.zero) < 1 << 34, "zero point left behind");
 }
+
+#[test]
+fn a_million_entities_with_extreme_weights_always_have_a_pick() {
+    // Nice -20 and a maximal raw weight beside a million nice-19 entities
+    // (weights 15 to 2^20, total ~2^24): a pick never fails and never returns an
+    // ineligible entity, however the weighted mean falls between them.
+    let mut q = RunQueue::new(Config::new().run_to_parity(false)).unwrap();
+    let nice19 = Params::new().weight(Weight::from_nice(19).unwrap());
+    for i in 0..1_000_000 {
+        q.enqueue_new(nice19, i);
+    }
+    q.enqueue_new(
+        Params::new().weight(Weight::from_nice(-20).unwrap()),
+        1_000_000,
+    );
+    q.enqueue_new(
+        Params::new().weight(Weight::from_raw(u64::from(MAX_WEIGHT)).unwrap()),
+        1_000_001,
+    );
+    for round in 0..5_000u64 {
+        let Pick::Run(id) = q.pick() else {
+            panic!("pick failed on a full queue at round {round}");
+        };
+        assert!(q.info(id).unwrap().eligible, "picked an ineligible entity");
+        // Long runs for the light entities, so their keys grow large.
+        q.charge(Duration::from_micros(50 + round % 5000)).unwrap();
+    }
+    q.check();
+}

@@ -8,7 +8,8 @@
 //! linked in the tree, the running one included, so switching between entities
 //! moves nothing in the tree. Charging the running entity advances its vruntime
 //! in place; the min-vruntime augmentation above it is brought up to date
-//! lazily, by one root-to-node pass, only when a pick has to search the tree
+//! lazily, by one walk up from it that stops at the first unchanged ancestor,
+//! only when a pick has to search the tree
 //! (`stale` names the node). The sums, over all queued entities, are
 //!
 //! - `sum_wkey = Σ w·(v − zero)` (`i128`) and `sum_w = Σ w`.

@@ -27,6 +27,9 @@
 
 pub mod sched;
 
+mod loom;
+mod task;
+
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -1,0 +1,597 @@
+//! The task state word: one atomic holding every fact about a task's lifecycle
+//! that more than one thread may read or change, plus its reference count.
+//!
+//! # Bits
+//!
+//! | bit | name | meaning |
+//! | --- | --- | --- |
+//! | 0 | `RUNNING` | a worker is polling (or cancelling) the future; the lock on the future |
+//! | 1 | `COMPLETE` | the future finished or was cancelled, and is dropped; never cleared |
+//! | 2 | `QUEUED` | the task has an entry on its worker's run queue (runnable, running or delayed); the entry owns one reference |
+//! | 3 | `DELAYED` | it blocked while owing service: its entry stays queued, but it is not runnable |
+//! | 4 | `NOTIFIED` | woken since its last poll started, and the owner has not acted on it yet |
+//! | 5 | `CANCELLED` | abort requested; whoever next holds `RUNNING` cancels instead of polling |
+//! | 6 | `JOIN_INTEREST` | a `JoinHandle` exists (and owns one reference) |
+//! | 7.. | refs | reference count, in units of [`REF_ONE`] |
+//!
+//! *Queued* is not *runnable*: a delayed task is queued and asleep, as in Linux
+//! since 6.12. Runnable means `QUEUED && !DELAYED`, and only a decision taken
+//! in the same CAS as the change it causes may rely on it.
+//!
+//! # Who changes what
+//!
+//! Every transition below is one CAS loop (or one RMW), so each decision is
+//! taken on the value it changes, never on an earlier load.
+//!
+//! - The **owner worker** (the one whose run queue holds the entry):
+//!   [`to_running`](State::to_running) when its pick returns the task;
+//!   [`after_poll`](State::after_poll) when the poll returns `Pending`, passing
+//!   what its run queue would do with a blocking task (dequeue, or keep it
+//!   delayed); [`delayed_pick`](State::delayed_pick) when its pick meets the
+//!   delayed entry; [`rearm`](State::rearm) when a re-arm message arrives;
+//!   [`to_complete`](State::to_complete) when the future is done.
+//! - **Wakers**, from any thread: [`wake`](State::wake). Its answer says
+//!   what the caller must send to the owner: nothing, a new entry (the task was
+//!   off-queue), or a re-arm message (the task is delayed).
+//! - **Abort**, from any thread: [`cancel`](State::cancel), answered the same way.
+//!
+//! # The two races delayed dequeue adds
+//!
+//! 1. *Wake during poll.* A wake that lands while `RUNNING` sets `NOTIFIED`;
+//!    `after_poll` sees it and requeues the task as runnable (a preemption,
+//!    not a block). Blocking clears `RUNNING` in the same CAS that checked
+//!    `NOTIFIED`, so a later wake finds the task blocked and acts itself.
+//! 2. *Wake against the pick that would finish a delayed dequeue.* If the wake
+//!    comes first it sets `NOTIFIED` (and sends a re-arm message); the pick sees
+//!    it and re-arms the entry in place instead of dropping it, and the message,
+//!    arriving later, finds nothing to do. If the pick comes first it clears
+//!    `QUEUED` and drops the entry's reference as its last act, and the wake
+//!    then finds an off-queue task and submits a new entry. Either way the task
+//!    ends up runnable with exactly one entry.
+//!
+//! A re-arm message can arrive after the task was re-armed at a pick, ran, and
+//! blocked delayed again; it then re-arms it once more: a spurious wake, which
+//! futures must tolerate anyway.
+
+// Wired into the executor by the rest of issue 3; until then only tests use it.
+#![cfg_attr(any(not(test), loom), allow(dead_code))]
+
+use std::fmt;
+
+use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+
+const RUNNING: usize = 1 << 0;
+const COMPLETE: usize = 1 << 1;
+const QUEUED: usize = 1 << 2;
+const DELAYED: usize = 1 << 3;
+const NOTIFIED: usize = 1 << 4;
+const CANCELLED: usize = 1 << 5;
+const JOIN_INTEREST: usize = 1 << 6;
+const REF_SHIFT: u32 = 7;
+/// One reference.
+pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
+
+/// The task state word.
+pub(crate) struct State {
+    val: AtomicUsize,
+}
+
+/// A value of the state word, for inspection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_queued(self) -> bool {
+        self.0 & QUEUED != 0
+    }
+    pub(crate) fn is_delayed(self) -> bool {
+        self.0 & DELAYED != 0
+    }
+    /// Queued and not delayed: Linux's `task_is_runnable`.
+    pub(crate) fn is_runnable(self) -> bool {
+        self.0 & (QUEUED | DELAYED) == QUEUED
+    }
+    pub(crate) fn is_notified(self) -> bool {
+        self.0 & NOTIFIED != 0
+    }
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn has_join_interest(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn refs(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (RUNNING, "RUNNING"),
+            (COMPLETE, "COMPLETE"),
+            (QUEUED, "QUEUED"),
+            (DELAYED, "DELAYED"),
+            (NOTIFIED, "NOTIFIED"),
+            (CANCELLED, "CANCELLED"),
+            (JOIN_INTEREST, "JOIN_INTEREST"),
+        ];
+        let mut set = f.debug_set();
+        for (bit, name) in names {
+            if self.0 & bit != 0 {
+                set.entry(&format_args!("{name}"));
+            }
+        }
+        set.entry(&format_args!("refs={}", self.refs()));
+        set.finish()
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.load().fmt(f)
+    }
+}
+
+/// What the run queue would do with the task if it blocks now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlockKind {
+    /// It is eligible (or delayed dequeue is off): leave the queue.
+    Dequeue,
+    /// It owes service: stay queued as delayed.
+    Delay,
+}
+
+/// The result of [`State::to_running`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum ToRunning {
+    /// Poll the future.
+    Poll,
+    /// Abort was requested: drop the future instead, then complete.
+    Cancel,
+}
+
+/// The result of [`State::after_poll`]; switch-out hooks report from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum AfterPoll {
+    /// Woken during the poll: still runnable, stays queued (preempted or yielded).
+    Requeue,
+    /// Blocked and left the queue; the entry's reference is gone (`last`: it was
+    /// the last reference, free the task).
+    Dequeued { last: bool },
+    /// Blocked and stays queued as delayed.
+    Delayed,
+    /// Abort was requested during the poll: drop the future, then complete.
+    Cancel,
+}
+
+/// What a waker (or abort) must send to the owner worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum WakeAction {
+    /// Nothing: the task is running, runnable, complete, or already re-armed.
+    None,
+    /// The task was off-queue: submit a new entry (a reference was added for it).
+    Submit,
+    /// The task is delayed: send a re-arm message (a reference was added for it).
+    Rearm,
+}
+
+/// The result of [`State::delayed_pick`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum DelayedPick {
+    /// Woken while delayed: runnable again, keep the entry (wake it in place).
+    Rearm,
+    /// Still asleep: the entry is gone (`last`: it held the last reference).
+    Dequeued { last: bool },
+}
+
+impl State {
+    /// A new task: queued with its first entry, and a `JoinHandle`; two
+    /// references.
+    pub(crate) fn new() -> State {
+        State {
+            val: AtomicUsize::new(QUEUED | JOIN_INTEREST | (2 * REF_ONE)),
+        }
+    }
+
+    /// For tests: a task in an arbitrary state.
+    #[cfg(test)]
+    fn with(bits: usize, refs: usize) -> State {
+        State {
+            val: AtomicUsize::new(bits | (refs * REF_ONE)),
+        }
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.val.load(Acquire))
+    }
+
+    /// One CAS loop: `f` returns the new value and the answer, or `None` to
+    /// leave the word unchanged.
+    fn update<R>(&self, mut f: impl FnMut(usize) -> (Option<usize>, R)) -> R {
+        let mut cur = self.val.load(Acquire);
+        loop {
+            let (next, out) = f(cur);
+            let Some(next) = next else { return out };
+            match self.val.compare_exchange_weak(cur, next, AcqRel, Acquire) {
+                Ok(_) => return out,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// The owner's pick returned the task (queued, runnable, not running).
+    /// Takes `RUNNING` and clears `NOTIFIED`, so that a wake during the poll
+    /// can be told apart from one before it.
+    pub(crate) fn to_running(&self) -> ToRunning {
+        self.update(|cur| {
+            debug_assert!(
+                Snapshot(cur).is_runnable() && cur & (RUNNING | COMPLETE) == 0,
+                "to_running from {:?}",
+                Snapshot(cur)
+            );
+            let next = (cur | RUNNING) & !NOTIFIED;
+            let out = if cur & CANCELLED != 0 {
+                ToRunning::Cancel
+            } else {
+                ToRunning::Poll
+            };
+            (Some(next), out)
+        })
+    }
+
+    /// The poll returned `Pending`. `block` is what the run queue would do if the
+    /// task blocks; the answer says what happened, decided in one CAS.
+    pub(crate) fn after_poll(&self, block: BlockKind) -> AfterPoll {
+        self.update(|cur| {
+            debug_assert!(cur & RUNNING != 0, "after_poll from {:?}", Snapshot(cur));
+            if cur & CANCELLED != 0 {
+                return (None, AfterPoll::Cancel);
+            }
+            if cur & NOTIFIED != 0 {
+                return (Some(cur & !(RUNNING | NOTIFIED)), AfterPoll::Requeue);
+            }
+            match block {
+                BlockKind::Delay => (Some((cur & !RUNNING) | DELAYED), AfterPoll::Delayed),
+                BlockKind::Dequeue => {
+                    let next = (cur & !(RUNNING | QUEUED)) - REF_ONE;
+                    let last = next >> REF_SHIFT == 0;
+                    (Some(next), AfterPoll::Dequeued { last })
+                }
+            }
+        })
+    }
+
+    /// The owner's pick met the task's delayed entry. Re-arms it if a wake came
+    /// in since it blocked; otherwise finishes the dequeue, dropping the entry's
+    /// reference in the same CAS: once that is visible a waker may submit a new
+    /// entry, so the caller must not touch the old one after this.
+    pub(crate) fn delayed_pick(&self) -> DelayedPick {
+        self.update(|cur| {
+            debug_assert!(
+                cur & (QUEUED | DELAYED) == QUEUED | DELAYED && cur & RUNNING == 0,
+                "delayed_pick from {:?}",
+                Snapshot(cur)
+            );
+            if cur & NOTIFIED != 0 {
+                (Some(cur & !(DELAYED | NOTIFIED)), DelayedPick::Rearm)
+            } else {
+                let next = (cur & !(QUEUED | DELAYED)) - REF_ONE;
+                let last = next >> REF_SHIFT == 0;
+                (Some(next), DelayedPick::Dequeued { last })
+            }
+        })
+    }
+
+    /// A re-arm message (which holds one reference) reached the owner. Returns
+    /// whether the task was still delayed and is now runnable (wake it in place
+    /// on the run queue), and whether the message held the last reference.
+    pub(crate) fn rearm(&self) -> (bool, bool) {
+        self.update(|cur| {
+            let delayed = cur & (QUEUED | DELAYED) == QUEUED | DELAYED;
+            let mut next = cur - REF_ONE;
+            if delayed {
+                next &= !(DELAYED | NOTIFIED);
+            }
+            (Some(next), (delayed, next >> REF_SHIFT == 0))
+        })
+    }
+
+    /// A waker fired. Always a read-modify-write, even when there is nothing to
+    /// do, so that what the waker wrote before waking is visible to the poll
+    /// that follows.
+    pub(crate) fn wake(&self) -> WakeAction {
+        self.update(|cur| {
+            if cur & COMPLETE != 0 {
+                (Some(cur), WakeAction::None)
+            } else if cur & RUNNING != 0 {
+                (Some(cur | NOTIFIED), WakeAction::None)
+            } else if cur & DELAYED != 0 {
+                if cur & NOTIFIED != 0 {
+                    (Some(cur), WakeAction::None)
+                } else {
+                    (Some((cur | NOTIFIED) + REF_ONE), WakeAction::Rearm)
+                }
+            } else if cur & QUEUED != 0 {
+                (Some(cur), WakeAction::None)
+            } else {
+                (Some((cur | QUEUED) + REF_ONE), WakeAction::Submit)
+            }
+        })
+    }
+
+    /// Abort. Sets `CANCELLED` and makes sure a worker will get to it: a
+    /// running task is cancelled at the end of its poll, a queued one at its
+    /// next pick; an off-queue or delayed one is woken like by [`wake`](Self::wake).
+    pub(crate) fn cancel(&self) -> WakeAction {
+        self.update(|cur| {
+            if cur & (COMPLETE | CANCELLED) != 0 {
+                return (None, WakeAction::None);
+            }
+            let cur = cur | CANCELLED;
+            if cur & RUNNING != 0 {
+                (Some(cur), WakeAction::None)
+            } else if cur & DELAYED != 0 {
+                if cur & NOTIFIED != 0 {
+                    (Some(cur), WakeAction::None)
+                } else {
+                    (Some((cur | NOTIFIED) + REF_ONE), WakeAction::Rearm)
+                }
+            } else if cur & QUEUED != 0 {
+                (Some(cur), WakeAction::None)
+            } else {
+                (Some((cur | QUEUED) + REF_ONE), WakeAction::Submit)
+            }
+        })
+    }
+
+    /// The future finished (or was dropped on cancel) while `RUNNING`: the task
+    /// leaves its queue for good, dropping the entry's reference. Returns the
+    /// new state.
+    pub(crate) fn to_complete(&self) -> Snapshot {
+        self.update(|cur| {
+            debug_assert!(cur & RUNNING != 0, "to_complete from {:?}", Snapshot(cur));
+            let next = ((cur & !(RUNNING | QUEUED | NOTIFIED | DELAYED)) | COMPLETE) - REF_ONE;
+            (Some(next), Snapshot(next))
+        })
+    }
+
+    /// Adds a reference (a waker clone, an owned-list entry).
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.val.fetch_add(REF_ONE, Relaxed);
+        assert!(
+            prev >> REF_SHIFT < usize::MAX >> (REF_SHIFT + 1),
+            "task reference count overflow"
+        );
+    }
+
+    /// Drops a reference; true if it was the last.
+    pub(crate) fn ref_dec(&self) -> bool {
+        let prev = self.val.fetch_sub(REF_ONE, AcqRel);
+        debug_assert!(prev >> REF_SHIFT >= 1, "task reference count underflow");
+        prev >> REF_SHIFT == 1
+    }
+
+    /// The `JoinHandle` is dropped: clears `JOIN_INTEREST` and drops its
+    /// reference. Returns the new state.
+    pub(crate) fn drop_join_interest(&self) -> Snapshot {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_INTEREST != 0);
+            let next = (cur & !JOIN_INTEREST) - REF_ONE;
+            (Some(next), Snapshot(next))
+        })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_then_block_then_wake_then_poll() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(
+            s.after_poll(BlockKind::Dequeue),
+            AfterPoll::Dequeued { last: false }
+        );
+        let now = s.load();
+        assert!(!now.is_queued() && !now.is_running() && now.refs() == 1);
+        assert_eq!(s.wake(), WakeAction::Submit);
+        assert!(s.load().is_runnable());
+        assert_eq!(s.load().refs(), 2);
+        assert_eq!(
+            s.wake(),
+            WakeAction::None,
+            "already queued: no second entry"
+        );
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        let done = s.to_complete();
+        assert!(done.is_complete() && !done.is_queued() && done.refs() == 1);
+        assert_eq!(s.wake(), WakeAction::None);
+        assert_eq!(s.drop_join_interest().refs(), 0);
+    }
+
+    #[test]
+    fn wake_during_poll_requeues_instead_of_blocking() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.wake(), WakeAction::None);
+        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Requeue);
+        assert!(s.load().is_runnable() && !s.load().is_notified());
+        // A wake before the poll does not count as one during it.
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+    }
+
+    #[test]
+    fn delayed_is_queued_but_not_runnable() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        let now = s.load();
+        assert!(now.is_queued() && now.is_delayed() && !now.is_runnable());
+        assert_eq!(now.refs(), 2, "the entry keeps its reference");
+        // Picked while still asleep: the dequeue finishes, the entry's reference goes.
+        assert_eq!(s.delayed_pick(), DelayedPick::Dequeued { last: false });
+        assert!(!s.load().is_queued());
+        assert_eq!(s.wake(), WakeAction::Submit);
+    }
+
+    #[test]
+    fn wake_of_a_delayed_task_rearms_once() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        assert_eq!(s.wake(), WakeAction::Rearm);
+        assert_eq!(s.wake(), WakeAction::None, "one re-arm message is enough");
+        assert_eq!(s.load().refs(), 3, "entry, join handle, message");
+        assert_eq!(s.rearm(), (true, false));
+        assert!(s.load().is_runnable());
+        assert_eq!(s.load().refs(), 2);
+    }
+
+    #[test]
+    fn pick_wins_over_an_inflight_rearm_message() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        assert_eq!(s.wake(), WakeAction::Rearm);
+        assert_eq!(s.delayed_pick(), DelayedPick::Rearm);
+        assert!(s.load().is_runnable());
+        assert_eq!(s.rearm(), (false, false), "the message finds nothing to do");
+        assert_eq!(s.load().refs(), 2);
+    }
+
+    #[test]
+    fn cancel_reaches_tasks_in_every_state() {
+        // Running: cancelled at the end of the poll.
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.cancel(), WakeAction::None);
+        assert!(s.load().is_cancelled());
+        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Cancel);
+        assert!(s.to_complete().is_complete());
+        // Queued: cancelled at its next pick.
+        let s = State::new();
+        assert_eq!(s.cancel(), WakeAction::None);
+        assert_eq!(s.to_running(), ToRunning::Cancel);
+        // Off-queue: submitted so that a worker cancels it.
+        let s = State::with(JOIN_INTEREST, 1);
+        assert_eq!(s.cancel(), WakeAction::Submit);
+        assert_eq!(s.cancel(), WakeAction::None, "idempotent");
+        // Delayed: re-armed so that a worker cancels it.
+        let s = State::with(QUEUED | DELAYED | JOIN_INTEREST, 2);
+        assert_eq!(s.cancel(), WakeAction::Rearm);
+    }
+
+    #[test]
+    fn last_reference_is_reported() {
+        // Nobody can wake a task whose handle was dropped and which left its queue.
+        let s = State::new();
+        assert!(s.load().has_join_interest());
+        let dropped = s.drop_join_interest();
+        assert!(!dropped.has_join_interest() && dropped.refs() == 1);
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(
+            s.after_poll(BlockKind::Dequeue),
+            AfterPoll::Dequeued { last: true }
+        );
+        let s = State::with(QUEUED | DELAYED, 1);
+        assert_eq!(s.delayed_pick(), DelayedPick::Dequeued { last: true });
+        s.ref_inc();
+        assert!(s.ref_dec());
+    }
+}
+
+/// Model checks of the real transitions. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p runtime --release --lib loom`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::thread;
+
+    /// Scenario 1: a waker publishes an event then wakes, while the owner polls
+    /// (reads the event) and blocks. The wake is never lost: the poll saw the
+    /// event, or the task was requeued, or the waker submitted / re-armed it.
+    /// And there is always exactly one entry, with references to match.
+    #[test]
+    fn wake_during_poll_is_never_lost() {
+        for block in [BlockKind::Dequeue, BlockKind::Delay] {
+            loom::model(move || {
+                let task = Arc::new((State::new(), AtomicUsize::new(0)));
+                assert_eq!(task.0.to_running(), ToRunning::Poll);
+                let waker = {
+                    let task = task.clone();
+                    thread::spawn(move || {
+                        task.1.store(1, Ordering::Relaxed);
+                        task.0.wake()
+                    })
+                };
+                let seen = task.1.load(Ordering::Relaxed) == 1;
+                let after = task.0.after_poll(block);
+                let action = waker.join().unwrap();
+                let now = task.0.load();
+                let woken_later = match (after, action) {
+                    (AfterPoll::Requeue, WakeAction::None) => true,
+                    (AfterPoll::Dequeued { .. }, WakeAction::Submit) => true,
+                    (AfterPoll::Delayed, WakeAction::Rearm) => true,
+                    (_, WakeAction::None) => false,
+                    other => panic!("inconsistent outcome {other:?}, state {now:?}"),
+                };
+                assert!(seen || woken_later, "lost wake: {after:?} / {action:?}");
+                // One entry (owning one reference) plus the join handle's and
+                // any re-arm message's.
+                assert!(now.is_queued(), "task has no entry: {now:?}");
+                let messages = usize::from(action == WakeAction::Rearm);
+                assert_eq!(now.refs(), 2 + messages, "{now:?}");
+            });
+        }
+    }
+
+    /// Scenario 2: a wake races the owner's pick that meets the delayed entry.
+    /// Either the pick re-arms it in place (and the message finds nothing), or
+    /// the pick finishes the dequeue and the wake submits a new entry. The task
+    /// ends runnable with exactly one entry and balanced references.
+    #[test]
+    fn wake_against_delayed_pick_leaves_one_runnable_entry() {
+        loom::model(|| {
+            let task = Arc::new(State::with(QUEUED | DELAYED | JOIN_INTEREST, 2));
+            let waker = {
+                let task = task.clone();
+                thread::spawn(move || task.wake())
+            };
+            let pick = task.delayed_pick();
+            let action = waker.join().unwrap();
+            let mut entries = usize::from(pick == DelayedPick::Rearm);
+            match action {
+                WakeAction::Submit => entries += 1,
+                WakeAction::Rearm => {
+                    // The owner processes the message: it re-arms only if the
+                    // pick has not already done so.
+                    let (rearmed, last) = task.rearm();
+                    assert!(!last);
+                    entries += usize::from(rearmed);
+                }
+                WakeAction::None => panic!("a wake of a delayed task did nothing"),
+            }
+            let now = task.load();
+            assert_eq!(entries, 1, "pick {pick:?}, wake {action:?}, state {now:?}");
+            assert!(now.is_runnable(), "{now:?}");
+            assert_eq!(now.refs(), 2, "{now:?}");
+        });
+    }
+}

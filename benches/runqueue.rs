@@ -12,14 +12,15 @@
 //! - `cycle/N`: the worker's hot loop. One iteration is `pick()` (always
 //!   `Pick::Run`: nothing blocks) followed by `charge(d)`, `d` cycling through
 //!   `RUNS` (25..=180 µs), so the running entity's deadline is renewed on some
-//!   iterations and not on others. The entity charged is put back in the tree by
-//!   the next `pick`. Default `Config::new()`: run to parity on, so a pick
+//!   iterations and not on others. The running entity stays in the tree; a
+//!   switch moves nothing. Default `Config::new()`: run to parity on, so a pick
 //!   keeps the running entity (O(1), no tree work) while it is protected; with
 //!   these run lengths that is about 6 picks in 7, and the figure is mostly the
 //!   amortised cost of the one real switch per ~700 µs of run time.
 //! - `cycle_no_parity/N`: the same with `.run_to_parity(false)`, so every pick
-//!   requeues the running entity and really re-picks (insert + eligible-pick +
-//!   remove): the honest figure for a worker switching tasks on every poll.
+//!   really re-picks (refresh of the last runner's ancestors + the
+//!   earliest-eligible walk): the honest figure for a worker deciding afresh
+//!   after every poll.
 //! - `enqueue_dequeue/new_remove/N`: `enqueue_new` + `remove` of one extra
 //!   entity. Insert and delete at the position of a newcomer (lag 0, half-slice
 //!   deadline); the extra entity reuses the same slot and mostly the same tree

@@ -36,7 +36,7 @@ use std::collections::BinaryHeap;
 use std::fmt;
 use std::time::Duration;
 
-use super::{Block, Config, EntityId, EntityState, Params, Pick, RunQueue, WakeLag};
+use super::{Config, EntityId, EntityState, Params, Pick, RunQueue, WakeLag};
 
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -658,8 +658,7 @@ impl Sim {
                 if let Step::Sleep(d) = task.pattern[task.step] {
                     task.step = (task.step + 1) % task.pattern.len();
                     let wake_at = self.now.saturating_add(ns(d));
-                    let block = self.queue.block_current().expect("the task is running");
-                    debug_assert!(matches!(block, Block::Dequeued | Block::Delayed));
+                    self.queue.block_current().expect("the task is running");
                     self.events.push(Reverse((wake_at, Kind::Wake, i)));
                     last = None;
                 }

@@ -314,45 +314,24 @@ impl State {
     pub(crate) fn wake(&self) -> WakeAction {
         self.update(|cur| {
             if cur & COMPLETE != 0 {
-                (Some(cur), WakeAction::None)
-            } else if cur & RUNNING != 0 {
-                (Some(cur | NOTIFIED), WakeAction::None)
-            } else if cur & DELAYED != 0 {
-                if cur & NOTIFIED != 0 {
-                    (Some(cur), WakeAction::None)
-                } else {
-                    (Some((cur | NOTIFIED) + REF_ONE), WakeAction::Rearm)
-                }
-            } else if cur & QUEUED != 0 {
-                (Some(cur), WakeAction::None)
-            } else {
-                (Some((cur | QUEUED) + REF_ONE), WakeAction::Submit)
+                return (Some(cur), WakeAction::None);
             }
+            let (next, action) = woken(cur);
+            (Some(next), action)
         })
     }
 
-    /// Abort. Sets `CANCELLED` and makes sure a worker will get to it: a
-    /// running task is cancelled at the end of its poll, a queued one at its
-    /// next pick; an off-queue or delayed one is woken like by [`wake`](Self::wake).
+    /// Abort. Sets `CANCELLED` and wakes the task like [`wake`](Self::wake), so
+    /// that a worker gets to it: a running task is cancelled at the end of its
+    /// poll, a queued one at its next pick, an off-queue or delayed one once its
+    /// new entry or re-arm message arrives.
     pub(crate) fn cancel(&self) -> WakeAction {
         self.update(|cur| {
             if cur & (COMPLETE | CANCELLED) != 0 {
                 return (None, WakeAction::None);
             }
-            let cur = cur | CANCELLED;
-            if cur & RUNNING != 0 {
-                (Some(cur), WakeAction::None)
-            } else if cur & DELAYED != 0 {
-                if cur & NOTIFIED != 0 {
-                    (Some(cur), WakeAction::None)
-                } else {
-                    (Some((cur | NOTIFIED) + REF_ONE), WakeAction::Rearm)
-                }
-            } else if cur & QUEUED != 0 {
-                (Some(cur), WakeAction::None)
-            } else {
-                (Some((cur | QUEUED) + REF_ONE), WakeAction::Submit)
-            }
+            let (next, action) = woken(cur | CANCELLED);
+            (Some(next), action)
         })
     }
 
@@ -391,6 +370,26 @@ impl State {
             let next = (cur & !JOIN_INTEREST) - REF_ONE;
             (Some(next), Snapshot(next))
         })
+    }
+}
+
+/// The word after a wake of a task that is not complete, and what the waker
+/// must send to the owner.
+fn woken(cur: usize) -> (usize, WakeAction) {
+    if cur & RUNNING != 0 {
+        // The owner sees NOTIFIED when the poll ends.
+        (cur | NOTIFIED, WakeAction::None)
+    } else if cur & DELAYED != 0 {
+        if cur & NOTIFIED != 0 {
+            // A re-arm message is already on its way.
+            (cur, WakeAction::None)
+        } else {
+            ((cur | NOTIFIED) + REF_ONE, WakeAction::Rearm)
+        }
+    } else if cur & QUEUED != 0 {
+        (cur, WakeAction::None)
+    } else {
+        ((cur | QUEUED) + REF_ONE, WakeAction::Submit)
     }
 }
 

@@ -117,6 +117,9 @@ pub struct RunQueue<T> {
     /// A linked entity whose vruntime moved since its ancestors' augmentation
     /// was computed, or NIL.
     stale: u32,
+    /// The entity that yielded to others: the next pick passes it over if any
+    /// other entity is eligible. NIL if none.
+    skip: u32,
     nr_queued: usize,
     nr_delayed: usize,
     live: usize,
@@ -155,6 +158,7 @@ impl<T> RunQueue<T> {
             sum_w: 0,
             curr: NIL,
             stale: NIL,
+            skip: NIL,
             nr_queued: 0,
             nr_delayed: 0,
             live: 0,
@@ -531,6 +535,9 @@ impl<T> RunQueue<T> {
     }
 
     fn release(&mut self, idx: u32) -> T {
+        if self.skip == idx {
+            self.skip = NIL;
+        }
         let s = &mut self.slots[idx as usize];
         s.state = SlotState::Free;
         s.generation = s.generation.wrapping_add(1);
@@ -603,7 +610,7 @@ impl<T> RunQueue<T> {
             self.recenter();
         }
         let (k, l) = self.load();
-        let idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
+        let mut idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
             left
         } else {
             self.refresh();
@@ -615,6 +622,10 @@ impl<T> RunQueue<T> {
                 }
             }
         };
+        let skip = std::mem::replace(&mut self.skip, NIL);
+        if idx == skip && self.nr_queued > 1 {
+            idx = self.pick_other(skip, k, l).unwrap_or(skip);
+        }
         if self.slots[idx as usize].state == SlotState::Delayed {
             self.unlink(idx);
             let s = &mut self.slots[idx as usize];
@@ -639,6 +650,104 @@ impl<T> RunQueue<T> {
     /// switched out before its protected request is used, eligible or not.
     fn protected(&self, c: u32) -> bool {
         vt_before(self.tree.node(c).vruntime, self.slots[c as usize].vprot)
+    }
+
+    /// The earliest eligible deadline other than `skip` (eligibility still
+    /// judged against the full queue's `V`). `skip` goes back behind entities
+    /// of equal deadline.
+    #[cold]
+    fn pick_other(&mut self, skip: u32, k: i128, l: u64) -> Option<u32> {
+        self.refresh();
+        self.tree.remove(skip);
+        let other = self.tree.pick(|v| self.eligible(v, k, l));
+        self.tree.insert(skip);
+        other
+    }
+
+    /// Whether the running entity would stay queued as delayed if it blocked
+    /// now (it is ineligible and delayed dequeue is on), i.e. what
+    /// [`block_current`](Self::block_current) would return. False when nothing
+    /// runs.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Block, Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), ());
+    /// q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// q.charge(Duration::from_millis(1))?;
+    /// assert!(q.would_delay());
+    /// assert_eq!(q.block_current()?, Block::Delayed);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn would_delay(&self) -> bool {
+        let c = self.curr;
+        c != NIL && self.config.delayed_dequeue && {
+            let (k, l) = self.load();
+            !self.eligible(self.tree.node(c).vruntime, k, l)
+        }
+    }
+
+    /// The running entity steps aside without forfeiting anything: its
+    /// protection ends, and the next [`pick`](Self::pick) chooses another
+    /// eligible entity if there is one (the best one other than it). Unlike
+    /// [`yield_current`](Self::yield_current) its vruntime is untouched, so it
+    /// is charged only for the time it ran and keeps its share however often
+    /// it steps aside: this is what an async task's `yield_now` means.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NothingRunning`] if no entity is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// let b = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.pick(), Pick::Run(a));
+    /// q.charge(Duration::from_micros(10))?;
+    /// let v = q.info(a)?.vruntime;
+    /// q.yield_to_others()?;
+    /// assert_eq!(q.pick(), Pick::Run(b)); // a still has the earlier deadline
+    /// assert_eq!(q.info(a)?.vruntime, v);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn yield_to_others(&mut self) -> Result<(), Error> {
+        let c = self.curr;
+        if c == NIL {
+            return Err(Error::NothingRunning);
+        }
+        self.slots[c as usize].vprot = self.tree.node(c).vruntime;
+        self.skip = c;
+        Ok(())
+    }
+
+    /// Removes every entity and returns their payloads (in no particular
+    /// order), leaving the queue empty: for shutting a worker down.
+    ///
+    /// ```
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), 1);
+    /// q.enqueue_new(Params::new(), 2);
+    /// let mut all = q.drain();
+    /// all.sort();
+    /// assert_eq!(all, [1, 2]);
+    /// assert!(q.is_empty());
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn drain(&mut self) -> Vec<T> {
+        let out = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.payload.take())
+            .collect();
+        *self = RunQueue::new(self.config).expect("the config was validated");
+        out
     }
 
     /// Charges `ran` of run time to the running entity: its vruntime advances by
@@ -787,6 +896,7 @@ impl<T> RunQueue<T> {
         let (k, l) = self.load();
         let v = self.tree.node(c).vruntime;
         self.curr = NIL;
+        self.skip = NIL;
         if self.config.delayed_dequeue && !self.eligible(v, k, l) {
             self.slots[c as usize].state = SlotState::Delayed;
             self.nr_delayed += 1;

@@ -12,6 +12,7 @@ enum Op {
     Pick,
     Charge(u64),
     Yield,
+    YieldToOthers,
     Block,
     Wake(usize),
     Remove(usize),
@@ -25,6 +26,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::Pick),
         4 => (0u64..3_000_000).prop_map(Op::Charge),
         1 => Just(Op::Yield),
+        2 => Just(Op::YieldToOthers),
         2 => Just(Op::Block),
         3 => any::<usize>().prop_map(Op::Wake),
         1 => any::<usize>().prop_map(Op::Remove),
@@ -86,6 +88,23 @@ proptest! {
                     prop_assert_eq!(r.is_err(), q.current().is_none());
                 }
                 Op::Yield => { let _ = q.yield_current(); }
+                Op::YieldToOthers => {
+                    if let Some(c) = q.current() {
+                        let v = q.info(c).unwrap().vruntime;
+                        q.yield_to_others().unwrap();
+                        prop_assert_eq!(q.info(c).unwrap().vruntime, v, "yield charges nothing");
+                        q.check();
+                        // Another queued entity eligible now (delayed ones count:
+                        // the pick would dequeue them first)?
+                        let others = ids.iter().any(|&o| o != c && q.info(o).is_ok_and(|i| i.eligible));
+                        let first = q.pick();
+                        if others {
+                            prop_assert_ne!(first, Pick::Run(c), "the yielder was picked again");
+                        }
+                    } else {
+                        prop_assert_eq!(q.yield_to_others(), Err(Error::NothingRunning));
+                    }
+                }
                 Op::Block => {
                     if let Some(c) = q.current() {
                         let eligible = q.info(c).unwrap().eligible;

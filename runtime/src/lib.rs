@@ -26,9 +26,12 @@
 #![warn(missing_docs)]
 
 pub mod sched;
+pub mod task;
 
 mod loom;
-mod task;
+mod rt;
+
+pub use rt::{Builder, Handle, Runtime, TryCurrentError, spawn};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

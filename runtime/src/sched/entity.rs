@@ -26,6 +26,19 @@ pub struct EntityId {
 }
 
 impl EntityId {
+    /// Packs the handle into 64 bits, for storing it in an atomic.
+    pub(crate) fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The inverse of [`to_bits`](Self::to_bits).
+    pub(crate) fn from_bits(bits: u64) -> EntityId {
+        EntityId {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
+
     /// A small dense number, unique among the live entities of one queue (slots are
     /// reused after removal), handy for indexing side tables.
     ///

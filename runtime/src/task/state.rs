@@ -76,15 +76,18 @@ pub(crate) struct State {
 pub(crate) struct Snapshot(usize);
 
 impl Snapshot {
+    #[cfg(test)]
     pub(crate) fn is_running(self) -> bool {
         self.0 & RUNNING != 0
     }
     pub(crate) fn is_complete(self) -> bool {
         self.0 & COMPLETE != 0
     }
+    #[cfg(test)]
     pub(crate) fn is_queued(self) -> bool {
         self.0 & QUEUED != 0
     }
+    #[cfg(test)]
     pub(crate) fn is_delayed(self) -> bool {
         self.0 & DELAYED != 0
     }
@@ -92,9 +95,11 @@ impl Snapshot {
     pub(crate) fn is_runnable(self) -> bool {
         self.0 & (QUEUED | DELAYED) == QUEUED
     }
+    #[cfg(test)]
     pub(crate) fn is_notified(self) -> bool {
         self.0 & NOTIFIED != 0
     }
+    #[cfg(test)]
     pub(crate) fn is_cancelled(self) -> bool {
         self.0 & CANCELLED != 0
     }

@@ -1,0 +1,185 @@
+//! Handles to a spawned task: [`JoinHandle`] and [`AbortHandle`].
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::core::{Joinable, TaskRef, dispatch};
+use super::{Id, JoinError};
+use crate::loom::sync::Arc;
+
+/// An owned permission to await a spawned task's output. Awaiting it gives
+/// `Ok(output)`, or a [`JoinError`] if the task panicked or was aborted.
+/// Dropping it detaches the task: it keeps running, its output is dropped.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Builder::new_current_thread().build()?;
+/// let sum = rt.block_on(async {
+///     let handle = runtime::spawn(async { 40 + 2 });
+///     handle.await.unwrap()
+/// });
+/// assert_eq!(sum, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct JoinHandle<T> {
+    raw: Arc<dyn Joinable<T>>,
+    _output: PhantomData<T>,
+}
+
+impl<T: Send + 'static> JoinHandle<T> {
+    pub(crate) fn new(raw: Arc<dyn Joinable<T>>) -> JoinHandle<T> {
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    /// Cancels the task: if it has not finished, its future is dropped at the
+    /// next point a worker reaches it (never during a poll), and awaiting this
+    /// handle gives a cancelled [`JoinError`].
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let handle = rt.spawn(std::future::pending::<()>());
+    /// handle.abort();
+    /// assert!(rt.block_on(handle).unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn abort(&self) {
+        abort(self.raw.clone().task());
+    }
+
+    /// A handle that can abort the task but not await it.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let handle = rt.spawn(std::future::pending::<()>());
+    /// let abort = handle.abort_handle();
+    /// abort.abort();
+    /// assert!(rt.block_on(handle).unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            task: self.raw.clone().task(),
+        }
+    }
+
+    /// Whether the task has finished (with an output, a panic or a
+    /// cancellation).
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let handle = rt.spawn(async {});
+    /// assert!(!handle.is_finished());
+    /// rt.block_on(runtime::task::yield_now());
+    /// assert!(handle.is_finished());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.raw.is_finished()
+    }
+
+    /// The task's id.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let handle = rt.spawn(async {});
+    /// let _id: runtime::task::Id = handle.id();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn id(&self) -> Id {
+        self.raw.id()
+    }
+}
+
+impl<T: Send + 'static> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.raw.poll_join(cx)
+    }
+}
+
+impl<T: Send + 'static> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.raw.id())
+            .finish()
+    }
+}
+
+/// Aborts a task without owning its output; cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Builder::new_current_thread().build()?;
+/// let handle = rt.spawn(std::future::pending::<()>());
+/// let abort = handle.abort_handle();
+/// assert!(!abort.is_finished());
+/// abort.abort();
+/// assert!(rt.block_on(handle).is_err());
+/// assert!(abort.is_finished());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct AbortHandle {
+    task: TaskRef,
+}
+
+impl AbortHandle {
+    /// Cancels the task; see [`JoinHandle::abort`].
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let abort = rt.spawn(std::future::pending::<()>()).abort_handle();
+    /// abort.abort();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn abort(&self) {
+        abort(self.task.clone());
+    }
+
+    /// Whether the task has finished.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let abort = rt.spawn(async {}).abort_handle();
+    /// rt.block_on(runtime::task::yield_now());
+    /// assert!(abort.is_finished());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.task.header().state.load().is_complete()
+    }
+
+    /// The task's id.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let handle = rt.spawn(async {});
+    /// assert_eq!(handle.abort_handle().id(), handle.id());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn id(&self) -> Id {
+        self.task.header().id
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .finish()
+    }
+}
+
+fn abort(task: TaskRef) {
+    let action = task.header().state.cancel();
+    dispatch(action, task);
+}

@@ -1,12 +1,55 @@
 //! The thread's current runtime, set while inside `block_on`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 use super::Handle;
 use crate::loom::thread::thread_local;
+use crate::sched::Weight;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static POLL: Cell<Option<PollContext>> = const { Cell::new(None) };
+}
+
+/// What a task may learn about (and ask of) its scheduler during its own poll,
+/// published by the worker before the poll and read back after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PollContext {
+    pub(crate) start: Instant,
+    /// Run time left in the task's current request when the poll started.
+    pub(crate) budget: Duration,
+    /// Another task was runnable on this worker when the poll started.
+    pub(crate) others: bool,
+    /// A weight the task asked for with `set_nice`.
+    pub(crate) reweight: Option<Weight>,
+}
+
+/// Publishes the context of the poll about to start.
+pub(crate) fn begin_poll(ctx: PollContext) {
+    POLL.with(|p| p.set(Some(ctx)));
+}
+
+/// Withdraws the context after the poll and returns it.
+pub(crate) fn end_poll() -> Option<PollContext> {
+    POLL.with(|p| p.take())
+}
+
+/// The running task's poll context, if the caller is a task being polled.
+pub(crate) fn poll_context() -> Option<PollContext> {
+    POLL.with(|p| p.get())
+}
+
+/// Updates the running task's poll context; false outside a task.
+pub(crate) fn update_poll(f: impl FnOnce(&mut PollContext)) -> bool {
+    POLL.with(|p| match p.get() {
+        Some(mut ctx) => {
+            f(&mut ctx);
+            p.set(Some(ctx));
+            true
+        }
+        None => false,
+    })
 }
 
 /// Restores the previous current runtime when dropped.

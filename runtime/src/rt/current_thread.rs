@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::task::Poll;
 use std::time::Instant;
 
+use super::context::PollContext;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread::{self, Thread};
@@ -197,10 +198,21 @@ impl Core {
             return;
         }
         let start = Instant::now();
+        super::context::begin_poll(PollContext {
+            start,
+            budget: self.queue.current_budget().unwrap_or_default(),
+            others: self.queue.nr_runnable() > 1,
+            reweight: None,
+        });
         let result = task.clone().poll();
-        self.queue
-            .charge(start.elapsed())
-            .expect("the picked task is running");
+        let ran = start.elapsed();
+        let ctx = super::context::end_poll();
+        self.queue.charge(ran).expect("the picked task is running");
+        if let Some(weight) = ctx.and_then(|c| c.reweight) {
+            self.queue
+                .reweight(id, weight)
+                .expect("the running task is live");
+        }
         if result == Poll::Ready(()) {
             state.to_complete();
             self.queue.remove(id).expect("a finished task is live");

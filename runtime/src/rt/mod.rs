@@ -1,6 +1,6 @@
 //! The runtime: [`Builder`], [`Runtime`], [`Handle`] and [`spawn`].
 
-mod context;
+pub(crate) mod context;
 mod current_thread;
 
 use std::fmt;
@@ -410,8 +410,21 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_with(future, Params::new(), None)
+    }
+
+    pub(crate) fn spawn_with<F>(
+        &self,
+        future: F,
+        params: Params,
+        name: Option<Box<str>>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let scheduler: Arc<dyn Schedule> = self.shared.clone();
-        let (task, join): (TaskRef, _) = new_task(future, Params::new(), scheduler);
+        let (task, join): (TaskRef, _) = new_task(future, params, name, scheduler);
         self.shared.submit(task);
         JoinHandle::new(join)
     }

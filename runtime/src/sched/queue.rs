@@ -689,6 +689,32 @@ impl<T> RunQueue<T> {
         }
     }
 
+    /// Run time left before the running entity's current request is used up
+    /// (its deadline is reached): `(deadline − vruntime)·w/1024`. `None` when
+    /// nothing runs.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// q.enqueue_new(Params::new(), ());
+    /// q.pick();
+    /// // A new entity's first request is half a slice: 350 µs.
+    /// assert_eq!(q.current_budget(), Some(Duration::from_micros(350)));
+    /// q.charge(Duration::from_micros(100))?;
+    /// assert_eq!(q.current_budget(), Some(Duration::from_micros(250)));
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn current_budget(&self) -> Option<Duration> {
+        let c = self.curr;
+        (c != NIL).then(|| {
+            let n = self.tree.node(c);
+            let vleft = n.deadline.wrapping_sub(n.vruntime) as i64;
+            let left = real_lag(vleft.max(0), self.slots[c as usize].weight);
+            Duration::from_nanos(left as u64)
+        })
+    }
+
     /// The running entity steps aside without forfeiting anything: its
     /// protection ends, and the next [`pick`](Self::pick) chooses another
     /// eligible entity if there is one (the best one other than it). Unlike

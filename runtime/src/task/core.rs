@@ -48,6 +48,7 @@ pub(crate) trait RawTask: Send + Sync + 'static {
 pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) id: Id,
+    pub(crate) name: Option<Box<str>>,
     pub(crate) params: Params,
     /// The owner's run-queue handle, packed; `NO_ENTITY` before the first admit.
     entity: AtomicU64,
@@ -94,6 +95,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn new_task<F>(
     future: F,
     params: Params,
+    name: Option<Box<str>>,
     scheduler: Arc<dyn Schedule>,
 ) -> (TaskRef, Arc<dyn Joinable<F::Output>>)
 where
@@ -104,6 +106,7 @@ where
         header: Header {
             state: State::new(),
             id: Id::next(),
+            name,
             params,
             entity: AtomicU64::new(NO_ENTITY),
             scheduler,
@@ -212,6 +215,7 @@ pub(crate) fn dispatch(action: WakeAction, task: TaskRef) {
 /// The join side of a task, typed by its output only.
 pub(crate) trait Joinable<T>: Send + Sync + 'static {
     fn id(&self) -> Id;
+    fn name(&self) -> Option<&str>;
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>>;
     fn is_finished(&self) -> bool;
     fn task(self: Arc<Self>) -> TaskRef;
@@ -224,6 +228,10 @@ where
 {
     fn id(&self) -> Id {
         self.header.id
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.header.name.as_deref()
     }
 
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, JoinError>> {

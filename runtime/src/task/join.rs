@@ -109,6 +109,7 @@ impl<T: Send + 'static> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("id", &self.raw.id())
+            .field("name", &self.raw.name())
             .finish()
     }
 }
@@ -175,6 +176,7 @@ impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbortHandle")
             .field("id", &self.id())
+            .field("name", &self.task.header().name)
             .finish()
     }
 }

@@ -20,16 +20,20 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod builder;
 pub(crate) mod core;
 mod error;
 mod id;
 mod join;
+mod resched;
 pub(crate) mod state;
 mod yield_now;
 
+pub use builder::Builder;
 pub use error::JoinError;
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
+pub use resched::{cond_resched, need_resched, set_nice};
 pub use yield_now::yield_now;
 
 pub use crate::rt::spawn;

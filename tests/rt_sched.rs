@@ -1,0 +1,230 @@
+//! Scheduling behaviour of the real executor (current-thread flavor): weighted
+//! shares, delayed dequeue, and what `yield_now` promises.
+//!
+//! Shares are measured as run time the tasks themselves clock, so OS noise
+//! (which the scheduler charges too) cancels out. Latency is measured in polls
+//! of a competing task, never in wall time.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use runtime::task;
+
+fn spin(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn cpu_bound_tasks_share_by_weight() {
+    // Nice 0/3/6 polling ~50 µs then yielding, for about a second: shares
+    // within 2 percentage points of 1024:526:272.
+    let rt = runtime::Builder::new_current_thread().build().unwrap();
+    let until = Instant::now() + Duration::from_secs(1);
+    let busy: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let handles: Vec<_> = [0i8, 3, 6]
+        .into_iter()
+        .zip(&busy)
+        .map(|(nice, busy)| {
+            let busy = busy.clone();
+            task::Builder::new()
+                .nice(nice)
+                .spawn_on(
+                    async move {
+                        while Instant::now() < until {
+                            let start = Instant::now();
+                            spin(Duration::from_micros(50));
+                            busy.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                            task::yield_now().await;
+                        }
+                    },
+                    rt.handle(),
+                )
+                .unwrap()
+        })
+        .collect();
+    rt.block_on(async {
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let ns: Vec<f64> = busy
+        .iter()
+        .map(|b| b.load(Ordering::Relaxed) as f64)
+        .collect();
+    let total: f64 = ns.iter().sum();
+    for (i, want) in [1024.0 / 1822.0, 526.0 / 1822.0, 272.0 / 1822.0]
+        .into_iter()
+        .enumerate()
+    {
+        let share = ns[i] / total;
+        assert!(
+            (share - want).abs() < 0.02,
+            "task {i}: share {share:.4}, want {want:.4} (all: {:?})",
+            ns.iter().map(|n| n / total).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn yield_now_lets_an_eligible_task_go_first() {
+    // Two equal tasks that work 50 µs and yield. A yielder may be polled next
+    // only if the other is not eligible, i.e. (equal weights) has had more
+    // service. Without the rule, run to parity would keep a yielder on the
+    // worker for its whole 700 µs slice while the other, behind, waits.
+    let rt = runtime::Builder::new_current_thread().build().unwrap();
+    let busy = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    // (task, its service, the other's service) at the start of each poll.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let handles: Vec<_> = [0usize, 1]
+        .into_iter()
+        .map(|me| {
+            let (busy, log) = (busy.clone(), log.clone());
+            rt.spawn(async move {
+                for _ in 0..200 {
+                    let mine = busy[me].load(Ordering::SeqCst);
+                    let theirs = busy[1 - me].load(Ordering::SeqCst);
+                    log.lock().unwrap().push((me, mine, theirs));
+                    let start = Instant::now();
+                    spin(Duration::from_micros(50));
+                    busy[me].fetch_add(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
+                    task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let log = log.lock().unwrap();
+    // Service the tasks clock themselves misses the runtime's own per-poll
+    // overhead, charged to them too; allow for it.
+    let slack = 100_000;
+    // Where each task's last poll is: repeats after the other one finished
+    // are fine.
+    let last = |task: usize| log.iter().rposition(|e| e.0 == task).unwrap();
+    let mut repeats = 0;
+    for (i, pair) in log.windows(2).enumerate() {
+        let ((prev, ..), (me, mine, theirs)) = (pair[0], pair[1]);
+        if prev == me && i + 1 < last(1 - me) {
+            repeats += 1;
+            assert!(
+                theirs + slack > mine,
+                "task {me} was polled again with {mine} ns of service while the other, \
+                 at {theirs} ns, was eligible"
+            );
+        }
+    }
+    // Equal work, equal weights: mostly alternating.
+    assert!(repeats < 40, "{repeats} repeats in 400 polls");
+}
+
+/// A future that runs one long first poll, then blocks without waking itself
+/// until `wake` is called; records how many polls of the other task happened
+/// before its second poll.
+struct Burst {
+    polls: Arc<AtomicU64>,
+    first: Duration,
+    waker: Arc<Mutex<Option<Waker>>>,
+    other_polls: Arc<AtomicU64>,
+    seen_at: Arc<AtomicU64>,
+}
+
+impl Future for Burst {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.polls.fetch_add(1, Ordering::SeqCst) == 0 {
+            spin(self.first);
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        self.seen_at
+            .store(self.other_polls.load(Ordering::SeqCst), Ordering::SeqCst);
+        Poll::Ready(())
+    }
+}
+
+/// Runs a 20 ms burst (slice 20 ms, so it is not preempted) beside a task that
+/// polls 50 µs at a time. The burst blocks owing ~10 ms; it is woken after the
+/// other task's 1000th poll, far later than its debt takes to pay. Returns how
+/// many polls of the other task passed between the wake and the burst's poll.
+fn polls_until_served_after_wake(delayed_dequeue: bool) -> u64 {
+    let rt = runtime::Builder::new_current_thread()
+        .delayed_dequeue(delayed_dequeue)
+        .build()
+        .unwrap();
+    let polls = Arc::new(AtomicU64::new(0));
+    let waker = Arc::new(Mutex::new(None::<Waker>));
+    let other_polls = Arc::new(AtomicU64::new(0));
+    let seen_at = Arc::new(AtomicU64::new(0));
+    let burst = Burst {
+        polls: polls.clone(),
+        first: Duration::from_millis(20),
+        waker: waker.clone(),
+        other_polls: other_polls.clone(),
+        seen_at: seen_at.clone(),
+    };
+    let burst = task::Builder::new()
+        .slice(Duration::from_millis(20))
+        .spawn_on(burst, rt.handle())
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (polls, done) = (polls.clone(), done.clone());
+        rt.spawn(async move {
+            let mut woke_at = None;
+            while !done.load(Ordering::SeqCst) {
+                let n = other_polls.fetch_add(1, Ordering::SeqCst) + 1;
+                spin(Duration::from_micros(50));
+                if n == 1000 {
+                    // Blocked, not woken: never polled again meanwhile.
+                    assert_eq!(polls.load(Ordering::SeqCst), 1, "polled while blocked");
+                    waker
+                        .lock()
+                        .unwrap()
+                        .take()
+                        .expect("the burst blocked")
+                        .wake();
+                    woke_at = Some(n);
+                }
+                task::yield_now().await;
+            }
+            woke_at.expect("the other task woke the burst")
+        })
+    };
+    let woke_at = rt.block_on(async {
+        burst.await.unwrap();
+        done.store(true, Ordering::SeqCst);
+        other.await.unwrap()
+    });
+    assert_eq!(polls.load(Ordering::SeqCst), 2);
+    seen_at.load(Ordering::SeqCst) - woke_at
+}
+
+#[test]
+fn delayed_dequeue_pays_debt_while_blocked() {
+    // With delayed dequeue the burst's debt was worked off while it stayed
+    // queued, so once woken it is served within about one slice of the other
+    // task (700 µs = 14 polls).
+    let prompt = polls_until_served_after_wake(true);
+    assert!(
+        prompt <= 40,
+        "served after {prompt} polls of the other task"
+    );
+    // Without it, the lag kept through the sleep is the old debt, which the
+    // woken task must wait out: the other task runs ~20 ms (400 polls) first.
+    let late = polls_until_served_after_wake(false);
+    assert!(
+        late >= 200,
+        "served after only {late} polls with its old debt"
+    );
+}

@@ -1,22 +1,26 @@
 //! The runtime: [`Builder`], [`Runtime`], [`Handle`] and [`spawn`].
 
 pub(crate) mod context;
+mod core;
 mod current_thread;
+mod inbox;
+mod multi_thread;
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use crate::loom::thread::{self, Thread};
 use crate::sched::{self, Params};
 use crate::task::JoinHandle;
-use crate::task::core::{Schedule, TaskRef, new_task};
-use current_thread::{Core, Shared};
+use crate::task::core::{Schedule, new_task};
+use core::Core;
+use inbox::Inbox;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -46,6 +50,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
+    multi_thread: bool,
+    worker_threads: Option<usize>,
+    thread_name: String,
     base_slice: Duration,
     delayed_dequeue: bool,
 }
@@ -61,9 +68,59 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         let defaults = sched::Config::new();
         Builder {
+            multi_thread: false,
+            worker_threads: None,
+            thread_name: "runtime-worker".to_owned(),
             base_slice: defaults.get_base_slice(),
             delayed_dequeue: defaults.get_delayed_dequeue(),
         }
+    }
+
+    /// A runtime with `worker_threads` worker threads (default: the available
+    /// parallelism), each owning an EEVDF run queue; idle workers steal
+    /// runnable tasks, which keep their lag.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new_multi_thread() -> Builder {
+        Builder {
+            multi_thread: true,
+            ..Builder::new_current_thread()
+        }
+    }
+
+    /// The number of worker threads of a multi-thread runtime (ignored by the
+    /// current-thread flavor). Zero is refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// let err = runtime::Builder::new_multi_thread().worker_threads(0).build().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Builder::worker_threads: 0 worker threads requested: expected at least 1"
+    /// );
+    /// ```
+    pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// The name of the worker threads (default `runtime-worker`).
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .thread_name("app-worker")
+    ///     .build()?;
+    /// let name = rt.block_on(rt.spawn(async { std::thread::current().name().map(String::from) }));
+    /// assert_eq!(name.unwrap().as_deref(), Some("app-worker"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = name.into();
+        self
     }
 
     /// Accepted for porting from tokio; timers and I/O need no switch here.
@@ -104,33 +161,81 @@ impl Builder {
         self
     }
 
-    /// Builds the runtime.
+    /// Builds the runtime (and starts the worker threads of a multi-thread one).
     ///
     /// # Errors
     ///
     /// `InvalidInput` naming the value, for a base slice outside
-    /// `0.1 ms..=100 ms`.
+    /// `0.1 ms..=100 ms` or zero worker threads; the OS error if a worker
+    /// thread cannot be started.
     ///
     /// ```
     /// let rt = runtime::Builder::new_current_thread().build()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
+        let invalid = |what: &str, msg: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("Builder::{what}: {msg}"),
+            )
+        };
         let config = sched::Config::new()
             .base_slice(self.base_slice)
             .delayed_dequeue(self.delayed_dequeue);
-        let core = Core::new(config).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("Builder::base_slice: {e}"),
-            )
-        })?;
+        if !self.multi_thread {
+            let core = Core::new(config, 0).map_err(|e| invalid("base_slice", e.to_string()))?;
+            let shared = Arc::new(current_thread::Shared {
+                inbox: Inbox::new(),
+            });
+            return Ok(Runtime {
+                handle: Handle {
+                    scheduler: Scheduler::Current(shared),
+                },
+                flavor: Flavor::Current {
+                    core: Mutex::new(Some(Box::new(core))),
+                    waiters: Mutex::new(Vec::new()),
+                },
+            });
+        }
+        let n = match self.worker_threads {
+            Some(0) => {
+                return Err(invalid(
+                    "worker_threads",
+                    "0 worker threads requested: expected at least 1".to_owned(),
+                ));
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let cores = (0..n)
+            .map(|i| Core::new(config, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("base_slice", e.to_string()))?;
+        let shared = Arc::new(multi_thread::Shared::new(cores));
+        let handle = Handle {
+            scheduler: Scheduler::Multi(shared.clone()),
+        };
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let name = self.thread_name.clone();
+            match multi_thread::spawn_worker(shared.clone(), i, handle.clone(), name) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shared.begin_shutdown();
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
         Ok(Runtime {
-            handle: Handle {
-                shared: Arc::new(Shared::new()),
+            handle,
+            flavor: Flavor::Multi {
+                shared,
+                threads: Mutex::new(threads),
             },
-            core: Mutex::new(Some(core)),
-            waiters: Mutex::new(Vec::new()),
         })
     }
 }
@@ -141,12 +246,13 @@ impl Builder {
 ///
 /// Dropping it cancels every task that has not finished and drops every
 /// future, exactly once; their `JoinHandle`s then resolve to a cancelled
-/// [`JoinError`](crate::task::JoinError).
+/// [`JoinError`](crate::task::JoinError). On a multi-thread runtime the drop
+/// waits for each worker to finish the poll it is in.
 ///
 /// # Examples
 ///
 /// ```
-/// let rt = runtime::Builder::new_current_thread().build()?;
+/// let rt = runtime::Runtime::new()?;
 /// let answer = rt.block_on(async {
 ///     let a = runtime::spawn(async { 6 });
 ///     let b = runtime::spawn(async { 7 });
@@ -157,16 +263,31 @@ impl Builder {
 /// ```
 pub struct Runtime {
     handle: Handle,
-    core: Mutex<Option<Core>>,
-    /// Threads in `block_on` waiting for the core while another drives it.
-    waiters: Mutex<Vec<Thread>>,
+    flavor: Flavor,
+}
+
+enum Flavor {
+    Current {
+        core: Mutex<Option<Box<Core>>>,
+        /// Threads in `block_on` waiting for the core while another drives it.
+        waiters: Mutex<Vec<Thread>>,
+    },
+    Multi {
+        shared: Arc<multi_thread::Shared>,
+        threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    },
 }
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime")
-            .field("flavor", &"current_thread")
-            .finish()
+        let mut d = f.debug_struct("Runtime");
+        match &self.flavor {
+            Flavor::Current { .. } => d.field("flavor", &"current_thread"),
+            Flavor::Multi { shared, .. } => d
+                .field("flavor", &"multi_thread")
+                .field("workers", &shared.workers()),
+        };
+        d.finish()
     }
 }
 
@@ -187,18 +308,28 @@ impl Wake for MainWaker {
     }
 }
 
-/// Gives the core back (also when `block_on`'s future panics).
+/// Gives a current-thread runtime's core back (also when `block_on`'s future
+/// panics), and hands it to a waiting `block_on`.
 struct CoreGuard<'a> {
     rt: &'a Runtime,
-    core: Option<Core>,
+    core: Option<Box<Core>>,
 }
 
 impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
-        if let Some(core) = self.core.take() {
-            self.rt.handle.shared.set_driver(None);
-            *lock(&self.rt.core) = Some(core);
-            for waiter in lock(&self.rt.waiters).drain(..) {
+        let Some(core) = self.core.take() else {
+            return;
+        };
+        if let Scheduler::Current(shared) = &self.rt.handle.scheduler {
+            shared.inbox.set_owner(None);
+        }
+        if let Flavor::Current {
+            core: slot,
+            waiters,
+        } = &self.rt.flavor
+        {
+            *lock(slot) = Some(core);
+            for waiter in lock(waiters).drain(..) {
                 waiter.unpark();
             }
         }
@@ -206,9 +337,26 @@ impl Drop for CoreGuard<'_> {
 }
 
 impl Runtime {
-    /// Runs `future` to completion on the calling thread, driving the
-    /// runtime's tasks meanwhile; returns its output. Tasks spawned inside it
-    /// (with [`spawn`]) go onto this runtime.
+    /// A multi-thread runtime with default settings, as
+    /// `Builder::new_multi_thread().enable_all().build()`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error if a worker thread cannot be started.
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// assert_eq!(rt.block_on(async { 1 }), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().enable_all().build()
+    }
+
+    /// Runs `future` to completion on the calling thread and returns its
+    /// output. Tasks spawned inside it (with [`spawn`]) go onto this runtime.
+    /// On a current-thread runtime the calling thread also drives the tasks;
+    /// on a multi-thread runtime the workers do.
     ///
     /// # Panics
     ///
@@ -229,49 +377,62 @@ impl Runtime {
         });
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
-        let shared = &self.handle.shared;
+        let current = match &self.handle.scheduler {
+            Scheduler::Current(shared) => Some(shared),
+            Scheduler::Multi(_) => None,
+        };
         let mut guard = CoreGuard {
             rt: self,
             core: None,
         };
         loop {
-            if guard.core.is_none() {
-                guard.core = self.take_core();
+            if let (Some(shared), None) = (current, &guard.core) {
+                guard.core = self.take_core(shared);
             }
             if main.woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
             }
-            let Some(core) = guard.core.as_mut() else {
-                // Another thread drives the tasks; it hands the core over
-                // (unparking us) when its own `block_on` returns.
-                thread::park();
+            let (Some(shared), Some(core)) = (current, guard.core.as_mut()) else {
+                // Nothing to drive here: wait to be woken (or, on a
+                // current-thread runtime, to be handed the core).
+                if !main.woken.load(Ordering::Acquire) {
+                    thread::park();
+                }
                 continue;
             };
-            core.drain_inbox(shared);
-            if !core.run_one() && !main.woken.load(Ordering::Acquire) && !shared.has_messages() {
-                current_thread::park();
+            core.drain(&shared.inbox);
+            if !core.run_one()
+                && !main.woken.load(Ordering::Acquire)
+                && !shared.inbox.has_messages()
+            {
+                thread::park();
             }
         }
     }
 
-    fn take_core(&self) -> Option<Core> {
-        let core = lock(&self.core).take();
-        match core {
+    /// Takes a current-thread runtime's core, or registers to be unparked when
+    /// it is given back.
+    fn take_core(&self, shared: &current_thread::Shared) -> Option<Box<Core>> {
+        let Flavor::Current { core, waiters } = &self.flavor else {
+            return None;
+        };
+        let taken = lock(core).take();
+        match taken {
             Some(core) => {
-                self.handle.shared.set_driver(Some(thread::current()));
+                shared.inbox.set_owner(Some(thread::current()));
                 Some(core)
             }
             None => {
-                lock(&self.waiters).push(thread::current());
+                lock(waiters).push(thread::current());
                 None
             }
         }
     }
 
-    /// Spawns a task onto the runtime; it runs while some thread is inside
-    /// [`block_on`](Self::block_on).
+    /// Spawns a task onto the runtime. On a current-thread runtime it runs
+    /// while some thread is inside [`block_on`](Self::block_on).
     ///
     /// ```
     /// let rt = runtime::Builder::new_current_thread().build()?;
@@ -300,9 +461,11 @@ impl Runtime {
         &self.handle
     }
 
-    /// Shuts the runtime down: cancels every task and drops every future.
-    /// A current-thread runtime runs nothing outside `block_on`, so this
-    /// returns at once whatever the timeout.
+    /// Shuts the runtime down: cancels every task and drops every future,
+    /// waiting at most `timeout` for worker threads to finish the poll they
+    /// are in (a worker stuck in a poll cleans up when the poll returns). A
+    /// current-thread runtime runs nothing outside `block_on`, so it returns
+    /// at once.
     ///
     /// ```
     /// use std::time::Duration;
@@ -312,32 +475,59 @@ impl Runtime {
     /// assert!(task.is_finished());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn shutdown_timeout(self, timeout: Duration) {
-        let _ = timeout;
-        drop(self);
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
     }
 
-    /// Shuts the runtime down without waiting; see
-    /// [`shutdown_timeout`](Self::shutdown_timeout).
+    /// Shuts the runtime down without waiting for worker threads: each
+    /// cancels its tasks when the poll it is in returns.
     ///
     /// ```
-    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(1).build()?;
     /// rt.shutdown_background();
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn shutdown_background(self) {
-        drop(self);
+    pub fn shutdown_background(mut self) {
+        self.shutdown(Some(Duration::ZERO));
+    }
+
+    /// Cancels everything; waits for the workers up to `timeout`, or until they
+    /// are done if `None`.
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        // Tasks may spawn or use the runtime while their futures drop.
+        let _context = context::enter(self.handle.clone());
+        match &self.flavor {
+            Flavor::Current { core, .. } => {
+                let core = lock(core).take();
+                if let (Some(mut core), Scheduler::Current(shared)) = (core, &self.handle.scheduler)
+                {
+                    core.shutdown(&shared.inbox);
+                }
+            }
+            Flavor::Multi { shared, threads } => {
+                shared.begin_shutdown();
+                let threads = std::mem::take(&mut *lock(threads));
+                let deadline = timeout.map(|t| Instant::now() + t);
+                for t in threads {
+                    if let Some(deadline) = deadline {
+                        // std has no timed join: wait for the thread to finish.
+                        while !t.is_finished() && Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        if !t.is_finished() {
+                            continue;
+                        }
+                    }
+                    let _ = t.join();
+                }
+            }
+        }
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        let core = lock(&self.core).take();
-        if let Some(mut core) = core {
-            // Tasks may spawn or use the runtime while their futures drop.
-            let _context = context::enter(self.handle.clone());
-            core.shutdown(&self.handle.shared);
-        }
+        self.shutdown(None);
     }
 }
 
@@ -358,7 +548,13 @@ impl Drop for Runtime {
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    shared: Arc<Shared>,
+    scheduler: Scheduler,
+}
+
+#[derive(Clone)]
+enum Scheduler {
+    Current(Arc<current_thread::Shared>),
+    Multi(Arc<multi_thread::Shared>),
 }
 
 impl fmt::Debug for Handle {
@@ -423,9 +619,20 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let scheduler: Arc<dyn Schedule> = self.shared.clone();
-        let (task, join): (TaskRef, _) = new_task(future, params, name, scheduler);
-        self.shared.submit(task);
+        let (task, join) = match &self.scheduler {
+            Scheduler::Current(shared) => {
+                let scheduler: Arc<dyn Schedule> = shared.clone();
+                new_task(future, params, name, scheduler)
+            }
+            Scheduler::Multi(shared) => {
+                let scheduler: Arc<dyn Schedule> = shared.clone();
+                new_task(future, params, name, scheduler)
+            }
+        };
+        match &self.scheduler {
+            Scheduler::Current(shared) => shared.submit(task),
+            Scheduler::Multi(shared) => shared.spawn(task),
+        }
         JoinHandle::new(join)
     }
 }

@@ -752,6 +752,45 @@ impl<T> RunQueue<T> {
         Ok(())
     }
 
+    /// Up to `max` entities another queue could adopt with
+    /// [`migrate_out`](Self::migrate_out): queued, runnable and not running,
+    /// eligible ones first (an ineligible one would arrive owing service).
+    /// Delayed entities are never offered. O(n): for load balancing, not for
+    /// every pick.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use runtime::sched::{Params, Pick, RunQueue};
+    /// let mut q = RunQueue::new(Default::default())?;
+    /// let a = q.enqueue_new(Params::new(), ());
+    /// let b = q.enqueue_new(Params::new(), ());
+    /// let c = q.enqueue_new(Params::new(), ());
+    /// assert_eq!(q.pick(), Pick::Run(a));
+    /// assert_eq!(q.migratable(10), [b, c]); // not the running one
+    /// assert_eq!(q.migratable(1).len(), 1);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn migratable(&self, max: usize) -> Vec<EntityId> {
+        let (k, l) = self.load();
+        let (mut eligible, mut rest) = (Vec::new(), Vec::new());
+        for (i, s) in self.slots.iter().enumerate() {
+            if eligible.len() >= max {
+                break;
+            }
+            if s.state == SlotState::Runnable {
+                let id = self.id_of(i as u32);
+                if self.eligible(self.tree.node(i as u32).vruntime, k, l) {
+                    eligible.push(id);
+                } else {
+                    rest.push(id);
+                }
+            }
+        }
+        eligible.extend(rest);
+        eligible.truncate(max);
+        eligible
+    }
+
     /// Removes every entity and returns their payloads (in no particular
     /// order), leaving the queue empty: for shutting a worker down.
     ///

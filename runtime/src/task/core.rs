@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::state::{State, WakeAction};
 use super::{Id, JoinError};
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use crate::sched::{EntityId, Params};
 
@@ -52,6 +52,9 @@ pub(crate) struct Header {
     pub(crate) params: Params,
     /// The owner's run-queue handle, packed; `NO_ENTITY` before the first admit.
     entity: AtomicU64,
+    /// The worker whose run queue holds the task (written by that worker, or by
+    /// the one that adopts it); wakes are sent there.
+    owner: AtomicUsize,
     scheduler: Arc<dyn Schedule>,
 }
 
@@ -69,6 +72,16 @@ impl Header {
     /// Records the task's handle on its owner's run queue (owner only).
     pub(crate) fn set_entity(&self, id: EntityId) {
         self.entity.store(id.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The worker whose run queue holds the task.
+    pub(crate) fn owner(&self) -> usize {
+        self.owner.load(Ordering::Acquire)
+    }
+
+    /// Records the worker whose run queue holds the task.
+    pub(crate) fn set_owner(&self, worker: usize) {
+        self.owner.store(worker, Ordering::Release);
     }
 }
 
@@ -109,6 +122,7 @@ where
             name,
             params,
             entity: AtomicU64::new(NO_ENTITY),
+            owner: AtomicUsize::new(0),
             scheduler,
         },
         future: Mutex::new(Some(future)),

@@ -1,0 +1,110 @@
+//! A worker's inbox: messages from any thread (new entries and re-arms),
+//! closed at shutdown.
+//!
+//! `closed` and the message list share one lock, so shutdown can close and
+//! drain atomically: a message either lands before the drain (and is cancelled
+//! there) or finds the inbox closed (and its sender cancels the task).
+
+use std::collections::VecDeque;
+
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::thread::Thread;
+use crate::task::core::TaskRef;
+
+pub(crate) enum Message {
+    /// A new entry: a first spawn, or the wake of a task that left the queue.
+    Submit(TaskRef),
+    /// The wake of a delayed task.
+    Rearm(TaskRef),
+}
+
+impl Message {
+    pub(crate) fn task(&self) -> &TaskRef {
+        let (Message::Submit(task) | Message::Rearm(task)) = self;
+        task
+    }
+}
+
+struct List {
+    messages: VecDeque<Message>,
+    closed: bool,
+}
+
+pub(crate) struct Inbox {
+    list: Mutex<List>,
+    /// Messages may be waiting (lets the owner skip the lock).
+    pending: AtomicBool,
+    /// The thread to unpark when a message arrives.
+    owner: Mutex<Option<Thread>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Cancels a task that no worker will run again.
+pub(crate) fn shutdown_task(task: &TaskRef) {
+    if task.header().state.to_shutdown() {
+        task.cancel();
+    }
+}
+
+impl Inbox {
+    pub(crate) fn new() -> Inbox {
+        Inbox {
+            list: Mutex::new(List {
+                messages: VecDeque::new(),
+                closed: false,
+            }),
+            pending: AtomicBool::new(false),
+            owner: Mutex::new(None),
+        }
+    }
+
+    /// Delivers a message and unparks the owner; on a closed inbox, cancels
+    /// the task instead.
+    pub(crate) fn push(&self, message: Message) {
+        {
+            let mut list = lock(&self.list);
+            if list.closed {
+                drop(list);
+                shutdown_task(message.task());
+                return;
+            }
+            list.messages.push_back(message);
+            self.pending.store(true, Ordering::Release);
+        }
+        self.unpark();
+    }
+
+    /// Unparks the owner, if one is registered.
+    pub(crate) fn unpark(&self) {
+        if let Some(owner) = lock(&self.owner).as_ref() {
+            owner.unpark();
+        }
+    }
+
+    pub(crate) fn set_owner(&self, owner: Option<Thread>) {
+        *lock(&self.owner) = owner;
+    }
+
+    /// Whether messages may be waiting.
+    pub(crate) fn has_messages(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn take(&self) -> VecDeque<Message> {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return VecDeque::new();
+        }
+        std::mem::take(&mut lock(&self.list).messages)
+    }
+
+    /// Closes the inbox and returns what it held.
+    pub(crate) fn close(&self) -> VecDeque<Message> {
+        let mut list = lock(&self.list);
+        list.closed = true;
+        std::mem::take(&mut list.messages)
+    }
+}

@@ -1,0 +1,203 @@
+//! The multi-thread flavor: `N` worker threads, each with its own core (EEVDF
+//! run queue) behind a lock.
+//!
+//! # Protocol
+//!
+//! 1. A worker holds its core's lock only between polls: to drain its inbox,
+//!    pick, and file the task after the poll. The future itself runs unlocked.
+//! 2. Spawns go round-robin to the workers' inboxes. Wakes go to the inbox of
+//!    the task's owner (recorded in its header), where its entity lives.
+//! 3. A worker with nothing to run steals about half of the runnable tasks of
+//!    the busiest other worker, eligible ones first, never delayed or running
+//!    ones. It locks the victim's core, takes the tasks out with their lag,
+//!    unlocks, then adopts them under its own lock: never two locks at once.
+//! 4. A worker that finds nothing to run or steal parks. It is unparked by a
+//!    message in its inbox, or by a busy worker that has runnable tasks to
+//!    spare (checked after each poll). Parking rechecks the inbox after
+//!    announcing itself, and unparks are tokens, so no wake is lost.
+//! 5. Shutdown: the flag is set and every worker unparked. Each worker, at its
+//!    next loop turn, cancels everything on its core and closes its inbox
+//!    (later messages cancel their task themselves), then exits.
+
+use std::thread::JoinHandle;
+
+use super::Handle;
+use super::context;
+use super::core::Core;
+use super::inbox::{Inbox, Message};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::thread;
+use crate::task::core::{Schedule, TaskRef};
+
+struct Worker {
+    inbox: Inbox,
+    core: Mutex<Core>,
+    /// Runnable tasks on this worker, published for would-be stealers.
+    runnable: AtomicUsize,
+    parked: AtomicBool,
+}
+
+/// What every task of a multi-thread runtime can reach.
+pub(crate) struct Shared {
+    workers: Box<[Worker]>,
+    /// Round-robin cursor for spawns.
+    next: AtomicUsize,
+    shutdown: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(cores: Vec<Core>) -> Shared {
+        Shared {
+            workers: cores
+                .into_iter()
+                .map(|core| Worker {
+                    inbox: Inbox::new(),
+                    core: Mutex::new(core),
+                    runnable: AtomicUsize::new(0),
+                    parked: AtomicBool::new(false),
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// A first entry for a new task, on the next worker in turn.
+    pub(crate) fn spawn(&self, task: TaskRef) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        self.workers[n].inbox.push(Message::Submit(task));
+    }
+
+    /// Unparks one parked worker other than `from`, so that it steals.
+    fn notify_idle(&self, from: usize) {
+        for (i, w) in self.workers.iter().enumerate() {
+            if i != from && w.parked.load(Ordering::SeqCst) {
+                w.inbox.unpark();
+                return;
+            }
+        }
+    }
+
+    /// Steals about half of the busiest other worker's runnable tasks into
+    /// worker `me`'s core; false if there was nothing to take.
+    fn steal_into(&self, me: usize) -> bool {
+        let victim = (0..self.workers.len())
+            .filter(|&v| v != me)
+            .max_by_key(|&v| self.workers[v].runnable.load(Ordering::Relaxed));
+        let Some(victim) = victim else {
+            return false;
+        };
+        let available = self.workers[victim].runnable.load(Ordering::Relaxed);
+        if available < 2 {
+            // One runnable task is the one it is running (or about to).
+            return false;
+        }
+        let taken = {
+            let mut core = lock(&self.workers[victim].core);
+            let n = core.nr_runnable();
+            let taken = core.give(n / 2);
+            self.workers[victim]
+                .runnable
+                .store(core.nr_runnable(), Ordering::Relaxed);
+            taken
+        };
+        if taken.is_empty() {
+            return false;
+        }
+        let mut core = lock(&self.workers[me].core);
+        core.adopt(taken);
+        self.workers[me]
+            .runnable
+            .store(core.nr_runnable(), Ordering::Relaxed);
+        true
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for w in self.workers.iter() {
+            w.inbox.unpark();
+        }
+    }
+}
+
+impl Schedule for Shared {
+    fn submit(&self, task: TaskRef) {
+        let owner = task.header().owner();
+        self.workers[owner].inbox.push(Message::Submit(task));
+    }
+
+    fn rearm(&self, task: TaskRef) {
+        let owner = task.header().owner();
+        self.workers[owner].inbox.push(Message::Rearm(task));
+    }
+}
+
+/// Starts worker `index` on a new thread.
+pub(crate) fn spawn_worker(
+    shared: Arc<Shared>,
+    index: usize,
+    handle: Handle,
+    name: String,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run_worker(&shared, index, handle))
+}
+
+fn run_worker(shared: &Shared, index: usize, handle: Handle) {
+    let _context = context::enter(handle);
+    let me = &shared.workers[index];
+    me.inbox.set_owner(Some(thread::current()));
+    loop {
+        if shared.shutdown.load(Ordering::SeqCst) {
+            lock(&me.core).shutdown(&me.inbox);
+            me.inbox.set_owner(None);
+            return;
+        }
+        let started = {
+            let mut core = lock(&me.core);
+            core.drain(&me.inbox);
+            let started = core.start_poll();
+            me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
+            started
+        };
+        if let Some(started) = started {
+            let result = started.task.clone().poll();
+            let ran = started.start.elapsed();
+            let spare = {
+                let mut core = lock(&me.core);
+                core.finish_poll(started, result, ran);
+                me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
+                core.nr_runnable() > 1
+            };
+            if spare {
+                shared.notify_idle(index);
+            }
+            continue;
+        }
+        if shared.steal_into(index) {
+            continue;
+        }
+        me.parked.store(true, Ordering::SeqCst);
+        let work = me.inbox.has_messages()
+            || shared.shutdown.load(Ordering::SeqCst)
+            || lock(&me.core).nr_queued() > 0
+            || shared
+                .workers
+                .iter()
+                .any(|w| w.runnable.load(Ordering::Relaxed) > 1);
+        if !work {
+            thread::park();
+        }
+        me.parked.store(false, Ordering::SeqCst);
+    }
+}

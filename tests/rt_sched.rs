@@ -1,5 +1,7 @@
-//! Scheduling behaviour of the real executor (current-thread flavor): weighted
-//! shares, delayed dequeue, and what `yield_now` promises.
+//! Scheduling behaviour of the real executor: weighted shares, delayed
+//! dequeue, and what `yield_now` promises, on a current-thread runtime and on a
+//! multi-thread runtime with one worker (the policy is per worker; stealing
+//! between workers is tested in `rt_multi.rs`).
 //!
 //! Shares are measured as run time the tasks themselves clock, so OS noise
 //! (which the scheduler charges too) cancels out. Latency is measured in polls
@@ -14,6 +16,16 @@ use std::time::{Duration, Instant};
 
 use runtime::task;
 
+/// The runtimes every test here runs on, by name.
+fn builders() -> [(&'static str, runtime::Builder); 2] {
+    let mut multi = runtime::Builder::new_multi_thread();
+    multi.worker_threads(1);
+    [
+        ("current_thread", runtime::Builder::new_current_thread()),
+        ("multi_thread(1)", multi),
+    ]
+}
+
 fn spin(d: Duration) {
     let start = Instant::now();
     while start.elapsed() < d {
@@ -23,9 +35,14 @@ fn spin(d: Duration) {
 
 #[test]
 fn cpu_bound_tasks_share_by_weight() {
+    for (flavor, mut builder) in builders() {
+        shares_by_weight(flavor, builder.build().unwrap());
+    }
+}
+
+fn shares_by_weight(flavor: &str, rt: runtime::Runtime) {
     // Nice 0/3/6 polling ~50 µs then yielding, for about a second: shares
     // within 2 percentage points of 1024:526:272.
-    let rt = runtime::Builder::new_current_thread().build().unwrap();
     let until = Instant::now() + Duration::from_secs(1);
     let busy: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let handles: Vec<_> = [0i8, 3, 6]
@@ -66,7 +83,7 @@ fn cpu_bound_tasks_share_by_weight() {
         let share = ns[i] / total;
         assert!(
             (share - want).abs() < 0.02,
-            "task {i}: share {share:.4}, want {want:.4} (all: {:?})",
+            "{flavor}: task {i}: share {share:.4}, want {want:.4} (all: {:?})",
             ns.iter().map(|n| n / total).collect::<Vec<_>>()
         );
     }
@@ -74,11 +91,16 @@ fn cpu_bound_tasks_share_by_weight() {
 
 #[test]
 fn yield_now_lets_an_eligible_task_go_first() {
+    for (flavor, mut builder) in builders() {
+        yield_rule(flavor, builder.build().unwrap());
+    }
+}
+
+fn yield_rule(flavor: &str, rt: runtime::Runtime) {
     // Two equal tasks that work 50 µs and yield. A yielder may be polled next
     // only if the other is not eligible, i.e. (equal weights) has had more
     // service. Without the rule, run to parity would keep a yielder on the
     // worker for its whole 700 µs slice while the other, behind, waits.
-    let rt = runtime::Builder::new_current_thread().build().unwrap();
     let busy = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     // (task, its service, the other's service) at the start of each poll.
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -118,13 +140,13 @@ fn yield_now_lets_an_eligible_task_go_first() {
             repeats += 1;
             assert!(
                 theirs + slack > mine,
-                "task {me} was polled again with {mine} ns of service while the other, \
-                 at {theirs} ns, was eligible"
+                "{flavor}: task {me} was polled again with {mine} ns of service while \
+                 the other, at {theirs} ns, was eligible"
             );
         }
     }
     // Equal work, equal weights: mostly alternating.
-    assert!(repeats < 40, "{repeats} repeats in 400 polls");
+    assert!(repeats < 40, "{flavor}: {repeats} repeats in 400 polls");
 }
 
 /// A future that runs one long first poll, then blocks without waking itself
@@ -157,11 +179,8 @@ impl Future for Burst {
 /// polls 50 µs at a time. The burst blocks owing ~10 ms; it is woken after the
 /// other task's 1000th poll, far later than its debt takes to pay. Returns how
 /// many polls of the other task passed between the wake and the burst's poll.
-fn polls_until_served_after_wake(delayed_dequeue: bool) -> u64 {
-    let rt = runtime::Builder::new_current_thread()
-        .delayed_dequeue(delayed_dequeue)
-        .build()
-        .unwrap();
+fn polls_until_served_after_wake(mut builder: runtime::Builder, delayed_dequeue: bool) -> u64 {
+    let rt = builder.delayed_dequeue(delayed_dequeue).build().unwrap();
     let polls = Arc::new(AtomicU64::new(0));
     let waker = Arc::new(Mutex::new(None::<Waker>));
     let other_polls = Arc::new(AtomicU64::new(0));
@@ -215,16 +234,19 @@ fn delayed_dequeue_pays_debt_while_blocked() {
     // With delayed dequeue the burst's debt was worked off while it stayed
     // queued, so once woken it is served within about one slice of the other
     // task (700 µs = 14 polls).
-    let prompt = polls_until_served_after_wake(true);
-    assert!(
-        prompt <= 40,
-        "served after {prompt} polls of the other task"
-    );
-    // Without it, the lag kept through the sleep is the old debt, which the
-    // woken task must wait out: the other task runs ~20 ms (400 polls) first.
-    let late = polls_until_served_after_wake(false);
-    assert!(
-        late >= 200,
-        "served after only {late} polls with its old debt"
-    );
+    for (flavor, builder) in builders() {
+        let prompt = polls_until_served_after_wake(builder.clone(), true);
+        assert!(
+            prompt <= 40,
+            "{flavor}: served after {prompt} polls of the other task"
+        );
+        // Without it, the lag kept through the sleep is the old debt, which
+        // the woken task must wait out: the other task runs ~20 ms (400 polls)
+        // first.
+        let late = polls_until_served_after_wake(builder, false);
+        assert!(
+            late >= 200,
+            "{flavor}: served after only {late} polls with its old debt"
+        );
+    }
 }

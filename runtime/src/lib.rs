@@ -33,6 +33,12 @@ mod rt;
 
 pub use rt::{Builder, Handle, Runtime, TryCurrentError, spawn};
 
+/// Attribute macros that run an `async fn` on a runtime of its own: `main`
+/// for a program's entry point, `test` for a test (it adds `#[test]`). Both
+/// take `flavor`, `worker_threads` and `crate` options, and a mistake in them
+/// is a compile error on the offending token.
+pub use runtime_macros::{main, test};
+
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -66,7 +66,7 @@ impl Core {
     }
 
     /// A new entry: a first spawn, or the wake of a task that left the queue.
-    fn admit(&mut self, task: TaskRef) {
+    pub(crate) fn admit(&mut self, task: TaskRef) {
         if task.header().entity().is_some() {
             self.wake_entity(&task);
         } else {

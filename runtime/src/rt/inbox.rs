@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread::Thread;
 use crate::task::core::TaskRef;
@@ -35,6 +35,8 @@ pub(crate) struct Inbox {
     list: Mutex<List>,
     /// Messages may be waiting (lets the owner skip the lock).
     pending: AtomicBool,
+    /// First entries of new tasks waiting (any worker may take those).
+    spawns: AtomicUsize,
     /// The thread to unpark when a message arrives.
     owner: Mutex<Option<Thread>>,
 }
@@ -58,6 +60,7 @@ impl Inbox {
                 closed: false,
             }),
             pending: AtomicBool::new(false),
+            spawns: AtomicUsize::new(0),
             owner: Mutex::new(None),
         }
     }
@@ -72,8 +75,13 @@ impl Inbox {
                 shutdown_task(message.task());
                 return;
             }
+            if let Message::Submit(task) = &message {
+                if task.header().entity().is_none() {
+                    self.spawns.fetch_add(1, Ordering::SeqCst);
+                }
+            }
             list.messages.push_back(message);
-            self.pending.store(true, Ordering::Release);
+            self.pending.store(true, Ordering::SeqCst);
         }
         self.unpark();
     }
@@ -94,11 +102,37 @@ impl Inbox {
         self.pending.load(Ordering::Acquire)
     }
 
+    /// Whether first entries of new tasks are waiting.
+    pub(crate) fn has_spawns(&self) -> bool {
+        self.spawns.load(Ordering::SeqCst) > 0
+    }
+
     pub(crate) fn take(&self) -> VecDeque<Message> {
         if !self.pending.swap(false, Ordering::AcqRel) {
             return VecDeque::new();
         }
-        std::mem::take(&mut lock(&self.list).messages)
+        let mut list = lock(&self.list);
+        self.spawns.store(0, Ordering::SeqCst);
+        std::mem::take(&mut list.messages)
+    }
+
+    /// Takes up to `max` first entries of new tasks (not yet on any run queue,
+    /// so any worker may adopt them), leaving everything else in order.
+    pub(crate) fn take_spawns(&self, max: usize) -> Vec<TaskRef> {
+        if max == 0 || !self.has_spawns() {
+            return Vec::new();
+        }
+        let mut list = lock(&self.list);
+        let mut taken = Vec::new();
+        list.messages.retain(|m| match m {
+            Message::Submit(task) if taken.len() < max && task.header().entity().is_none() => {
+                taken.push(task.clone());
+                false
+            }
+            _ => true,
+        });
+        self.spawns.fetch_sub(taken.len(), Ordering::SeqCst);
+        taken
     }
 
     /// Closes the inbox and returns what it held.

@@ -5,12 +5,15 @@
 //!
 //! 1. A worker holds its core's lock only between polls: to drain its inbox,
 //!    pick, and file the task after the poll. The future itself runs unlocked.
-//! 2. Spawns go round-robin to the workers' inboxes. Wakes go to the inbox of
-//!    the task's owner (recorded in its header), where its entity lives.
-//! 3. A worker with nothing to run steals about half of the runnable tasks of
-//!    the busiest other worker, eligible ones first, never delayed or running
-//!    ones. It locks the victim's core, takes the tasks out with their lag,
-//!    unlocks, then adopts them under its own lock: never two locks at once.
+//! 2. Spawns go to a parked worker if any, else round-robin, through the
+//!    workers' inboxes. Wakes go to the inbox of the task's owner (recorded in
+//!    its header), where its entity lives.
+//! 3. A worker with nothing to run first takes fresh spawns waiting in other
+//!    workers' inboxes (not yet on any run queue, so anyone may adopt them),
+//!    then steals about half of the runnable tasks of the busiest other
+//!    worker, eligible ones first, never delayed or running ones. It locks the
+//!    victim's core, takes the tasks out with their lag, unlocks, then adopts
+//!    them under its own lock: never two locks at once.
 //! 4. A worker that finds nothing to run or steal parks. It is unparked by a
 //!    message in its inbox, or by a busy worker that has runnable tasks to
 //!    spare (checked after each poll). Parking rechecks the inbox after
@@ -71,10 +74,22 @@ impl Shared {
         self.workers.len()
     }
 
-    /// A first entry for a new task, on the next worker in turn.
+    /// A first entry for a new task: on a parked worker if there is one,
+    /// otherwise on the next worker in turn.
     pub(crate) fn spawn(&self, task: TaskRef) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
-        self.workers[n].inbox.push(Message::Submit(task));
+        let n = self.workers.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let parked = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&w| self.workers[w].parked.load(Ordering::SeqCst));
+        let target = parked.unwrap_or(start % n);
+        self.workers[target].inbox.push(Message::Submit(task));
+        if parked.is_none() {
+            // Every worker looked busy; one may have parked since. It rechecks
+            // for spawns after announcing itself, and we check after pushing,
+            // so one of the two sees the other.
+            self.notify_idle(target);
+        }
     }
 
     /// Unparks one parked worker other than `from`, so that it steals.
@@ -87,9 +102,33 @@ impl Shared {
         }
     }
 
-    /// Steals about half of the busiest other worker's runnable tasks into
-    /// worker `me`'s core; false if there was nothing to take.
+    /// Takes work for idle worker `me`: first fresh spawns waiting in other
+    /// workers' inboxes (a busy worker may be inside a long poll), then about
+    /// half of the busiest other worker's runnable tasks. False if there was
+    /// nothing to take.
     fn steal_into(&self, me: usize) -> bool {
+        for (v, w) in self.workers.iter().enumerate() {
+            if v == me {
+                continue;
+            }
+            let spawns = w.inbox.take_spawns(usize::MAX);
+            if !spawns.is_empty() {
+                let mut core = lock(&self.workers[me].core);
+                for task in spawns {
+                    core.admit(task);
+                }
+                self.workers[me]
+                    .runnable
+                    .store(core.nr_runnable(), Ordering::Relaxed);
+                return true;
+            }
+        }
+        self.steal_runnable(me)
+    }
+
+    /// Steals about half of the busiest other worker's runnable tasks into
+    /// worker `me`'s core, with their lag; false if there was nothing to take.
+    fn steal_runnable(&self, me: usize) -> bool {
         let victim = (0..self.workers.len())
             .filter(|&v| v != me)
             .max_by_key(|&v| self.workers[v].runnable.load(Ordering::Relaxed));
@@ -194,7 +233,7 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             || shared
                 .workers
                 .iter()
-                .any(|w| w.runnable.load(Ordering::Relaxed) > 1);
+                .any(|w| w.inbox.has_spawns() || w.runnable.load(Ordering::Relaxed) > 1);
         if !work {
             thread::park();
         }

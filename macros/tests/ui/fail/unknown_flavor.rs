@@ -1,0 +1,2 @@
+#[runtime::main(flavor = "multi-thread")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[runtime::main(start_paused = true)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[runtime::main(worker_threads = -1)]
+async fn main() {}

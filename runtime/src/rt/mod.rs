@@ -20,7 +20,6 @@ use crate::sched::{self, Params};
 use crate::task::JoinHandle;
 use crate::task::core::{Schedule, new_task};
 use core::Core;
-use inbox::Inbox;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -185,17 +184,12 @@ impl Builder {
             .delayed_dequeue(self.delayed_dequeue);
         if !self.multi_thread {
             let core = Core::new(config, 0).map_err(|e| invalid("base_slice", e.to_string()))?;
-            let shared = Arc::new(current_thread::Shared {
-                inbox: Inbox::new(),
-            });
+            let shared = Arc::new(current_thread::Shared::new(core));
             return Ok(Runtime {
                 handle: Handle {
                     scheduler: Scheduler::Current(shared),
                 },
-                flavor: Flavor::Current {
-                    core: Mutex::new(Some(Box::new(core))),
-                    waiters: Mutex::new(Vec::new()),
-                },
+                flavor: Flavor::Current,
             });
         }
         let n = match self.worker_threads {
@@ -267,11 +261,7 @@ pub struct Runtime {
 }
 
 enum Flavor {
-    Current {
-        core: Mutex<Option<Box<Core>>>,
-        /// Threads in `block_on` waiting for the core while another drives it.
-        waiters: Mutex<Vec<Thread>>,
-    },
+    Current,
     Multi {
         shared: Arc<multi_thread::Shared>,
         threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -282,7 +272,7 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Runtime");
         match &self.flavor {
-            Flavor::Current { .. } => d.field("flavor", &"current_thread"),
+            Flavor::Current => d.field("flavor", &"current_thread"),
             Flavor::Multi { shared, .. } => d
                 .field("flavor", &"multi_thread")
                 .field("workers", &shared.workers()),
@@ -311,27 +301,14 @@ impl Wake for MainWaker {
 /// Gives a current-thread runtime's core back (also when `block_on`'s future
 /// panics), and hands it to a waiting `block_on`.
 struct CoreGuard<'a> {
-    rt: &'a Runtime,
+    shared: Option<&'a current_thread::Shared>,
     core: Option<Box<Core>>,
 }
 
 impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
-        let Some(core) = self.core.take() else {
-            return;
-        };
-        if let Scheduler::Current(shared) = &self.rt.handle.scheduler {
-            shared.inbox.set_owner(None);
-        }
-        if let Flavor::Current {
-            core: slot,
-            waiters,
-        } = &self.rt.flavor
-        {
-            *lock(slot) = Some(core);
-            for waiter in lock(waiters).drain(..) {
-                waiter.unpark();
-            }
+        if let (Some(shared), Some(core)) = (self.shared, self.core.take()) {
+            shared.give_back(core);
         }
     }
 }
@@ -369,66 +346,7 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _context = context::enter(self.handle.clone());
-        let mut future = pin!(future);
-        let main = std::sync::Arc::new(MainWaker {
-            woken: AtomicBool::new(true),
-            thread: thread::current(),
-        });
-        let waker = Waker::from(main.clone());
-        let mut cx = Context::from_waker(&waker);
-        let current = match &self.handle.scheduler {
-            Scheduler::Current(shared) => Some(shared),
-            Scheduler::Multi(_) => None,
-        };
-        let mut guard = CoreGuard {
-            rt: self,
-            core: None,
-        };
-        loop {
-            if let (Some(shared), None) = (current, &guard.core) {
-                guard.core = self.take_core(shared);
-            }
-            if main.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                    return output;
-                }
-            }
-            let (Some(shared), Some(core)) = (current, guard.core.as_mut()) else {
-                // Nothing to drive here: wait to be woken (or, on a
-                // current-thread runtime, to be handed the core).
-                if !main.woken.load(Ordering::Acquire) {
-                    thread::park();
-                }
-                continue;
-            };
-            core.drain(&shared.inbox);
-            if !core.run_one()
-                && !main.woken.load(Ordering::Acquire)
-                && !shared.inbox.has_messages()
-            {
-                thread::park();
-            }
-        }
-    }
-
-    /// Takes a current-thread runtime's core, or registers to be unparked when
-    /// it is given back.
-    fn take_core(&self, shared: &current_thread::Shared) -> Option<Box<Core>> {
-        let Flavor::Current { core, waiters } = &self.flavor else {
-            return None;
-        };
-        let taken = lock(core).take();
-        match taken {
-            Some(core) => {
-                shared.inbox.set_owner(Some(thread::current()));
-                Some(core)
-            }
-            None => {
-                lock(waiters).push(thread::current());
-                None
-            }
-        }
+        self.handle.block_on(future)
     }
 
     /// Spawns a task onto the runtime. On a current-thread runtime it runs
@@ -497,11 +415,9 @@ impl Runtime {
         // Tasks may spawn or use the runtime while their futures drop.
         let _context = context::enter(self.handle.clone());
         match &self.flavor {
-            Flavor::Current { core, .. } => {
-                let core = lock(core).take();
-                if let (Some(mut core), Scheduler::Current(shared)) = (core, &self.handle.scheduler)
-                {
-                    core.shutdown(&shared.inbox);
+            Flavor::Current => {
+                if let Scheduler::Current(shared) = &self.handle.scheduler {
+                    shared.shutdown();
                 }
             }
             Flavor::Multi { shared, threads } => {
@@ -591,6 +507,78 @@ impl Handle {
     /// ```
     pub fn try_current() -> Result<Handle, TryCurrentError> {
         context::current().ok_or(TryCurrentError(()))
+    }
+
+    /// Runs `future` to completion on the calling thread, inside this runtime
+    /// (so [`spawn`] works in it); see [`Runtime::block_on`]. On a
+    /// current-thread runtime the calling thread drives the tasks while no
+    /// other thread does.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a task: blocking a worker on a future that may
+    /// need that worker would deadlock; await the future instead. Also
+    /// re-raises a panic of `future` itself.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(1).build()?;
+    /// let handle = rt.handle().clone();
+    /// let out = std::thread::spawn(move || {
+    ///     handle.block_on(async { runtime::spawn(async { 9 }).await.unwrap() })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(out, 9);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            context::poll_context().is_none(),
+            "block_on called from inside a task, which would block its worker thread: \
+             `.await` the future instead"
+        );
+        let _context = context::enter(self.clone());
+        let mut future = pin!(future);
+        let main = std::sync::Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            thread: thread::current(),
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut guard = CoreGuard {
+            shared: match &self.scheduler {
+                Scheduler::Current(shared) => Some(shared),
+                // The workers run the tasks; this thread only polls `future`.
+                Scheduler::Multi(_) => None,
+            },
+            core: None,
+        };
+        loop {
+            if let (Some(shared), None) = (guard.shared, &guard.core) {
+                guard.core = shared.take_core();
+            }
+            if main.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            let (Some(shared), Some(core)) = (guard.shared, guard.core.as_mut()) else {
+                // Nothing to drive here: wait to be woken (or, on a
+                // current-thread runtime, to be handed the core).
+                if !main.woken.load(Ordering::Acquire) {
+                    thread::park();
+                }
+                continue;
+            };
+            core.drain(&shared.inbox);
+            if !core.run_one()
+                && !main.woken.load(Ordering::Acquire)
+                && !shared.inbox.has_messages()
+            {
+                thread::park();
+            }
+        }
     }
 
     /// Spawns a task onto this runtime.

@@ -5,7 +5,9 @@
 //!
 //! Shares are measured as run time the tasks themselves clock, so OS noise
 //! (which the scheduler charges too) cancels out. Latency is measured in polls
-//! of a competing task, never in wall time.
+//! of a competing task or in its run time, never in wall time, and each
+//! measure is chosen so that preemption by other processes can only make the
+//! assertion easier to meet.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,9 +42,9 @@ fn cpu_bound_tasks_share_by_weight() {
     }
 }
 
+/// Nice 0/3/6 polling ~50 µs then yielding, for about a second: shares within
+/// 2 percentage points of 1024:526:272.
 fn shares_by_weight(flavor: &str, rt: runtime::Runtime) {
-    // Nice 0/3/6 polling ~50 µs then yielding, for about a second: shares
-    // within 2 percentage points of 1024:526:272.
     let until = Instant::now() + Duration::from_secs(1);
     let busy: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let handles: Vec<_> = [0i8, 3, 6]
@@ -96,11 +98,11 @@ fn yield_now_lets_an_eligible_task_go_first() {
     }
 }
 
+/// Two equal tasks that work 50 µs and yield. A yielder may be polled next
+/// only if the other is not eligible, i.e. (equal weights) has had more
+/// service. Without the rule, run to parity would keep a yielder on the worker
+/// for its whole 700 µs slice while the other, behind, waits.
 fn yield_rule(flavor: &str, rt: runtime::Runtime) {
-    // Two equal tasks that work 50 µs and yield. A yielder may be polled next
-    // only if the other is not eligible, i.e. (equal weights) has had more
-    // service. Without the rule, run to parity would keep a yielder on the
-    // worker for its whole 700 µs slice while the other, behind, waits.
     let busy = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     // (task, its service, the other's service) at the start of each poll.
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -133,11 +135,12 @@ fn yield_rule(flavor: &str, rt: runtime::Runtime) {
     // Where each task's last poll is: repeats after the other one finished
     // are fine.
     let last = |task: usize| log.iter().rposition(|e| e.0 == task).unwrap();
-    let mut repeats = 0;
+    let mut switches = 0;
     for (i, pair) in log.windows(2).enumerate() {
         let ((prev, ..), (me, mine, theirs)) = (pair[0], pair[1]);
-        if prev == me && i + 1 < last(1 - me) {
-            repeats += 1;
+        if prev != me {
+            switches += 1;
+        } else if i + 1 < last(1 - me) {
             assert!(
                 theirs + slack > mine,
                 "{flavor}: task {me} was polled again with {mine} ns of service while \
@@ -145,19 +148,26 @@ fn yield_rule(flavor: &str, rt: runtime::Runtime) {
             );
         }
     }
-    // Equal work, equal weights: mostly alternating.
-    assert!(repeats < 40, "{flavor}: {repeats} repeats in 400 polls");
+    // Not vacuous: the tasks did take turns. (Preemption by other processes
+    // can stretch a poll and legitimately cause repeats, which the rule above
+    // allows, so this only asks for a fair number of switches.)
+    assert!(
+        switches >= 100,
+        "{flavor}: only {switches} switches in 400 polls"
+    );
 }
 
 /// A future that runs one long first poll, then blocks without waking itself
-/// until `wake` is called; records how many polls of the other task happened
-/// before its second poll.
+/// until its waker is called; records the other task's progress when it gets
+/// its second poll.
 struct Burst {
     polls: Arc<AtomicU64>,
     first: Duration,
     waker: Arc<Mutex<Option<Waker>>>,
-    other_polls: Arc<AtomicU64>,
-    seen_at: Arc<AtomicU64>,
+    /// The other task's progress: polls and self-clocked run time (ns).
+    other: Arc<[AtomicU64; 2]>,
+    /// The other task's progress when this one got its second poll.
+    seen_at: Arc<[AtomicU64; 2]>,
 }
 
 impl Future for Burst {
@@ -169,8 +179,10 @@ impl Future for Burst {
             *self.waker.lock().unwrap() = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        self.seen_at
-            .store(self.other_polls.load(Ordering::SeqCst), Ordering::SeqCst);
+        for i in 0..2 {
+            let now = self.other[i].load(Ordering::SeqCst);
+            self.seen_at[i].store(now, Ordering::SeqCst);
+        }
         Poll::Ready(())
     }
 }
@@ -178,18 +190,19 @@ impl Future for Burst {
 /// Runs a 20 ms burst (slice 20 ms, so it is not preempted) beside a task that
 /// polls 50 µs at a time. The burst blocks owing ~10 ms; it is woken after the
 /// other task's 1000th poll, far later than its debt takes to pay. Returns how
-/// many polls of the other task passed between the wake and the burst's poll.
-fn polls_until_served_after_wake(mut builder: runtime::Builder, delayed_dequeue: bool) -> u64 {
+/// many polls, and how much run time (ns), the other task had between the wake
+/// and the burst's next poll.
+fn served_after_wake(mut builder: runtime::Builder, delayed_dequeue: bool) -> (u64, u64) {
     let rt = builder.delayed_dequeue(delayed_dequeue).build().unwrap();
     let polls = Arc::new(AtomicU64::new(0));
     let waker = Arc::new(Mutex::new(None::<Waker>));
-    let other_polls = Arc::new(AtomicU64::new(0));
-    let seen_at = Arc::new(AtomicU64::new(0));
+    let other: Arc<[AtomicU64; 2]> = Arc::new(Default::default());
+    let seen_at: Arc<[AtomicU64; 2]> = Arc::new(Default::default());
     let burst = Burst {
         polls: polls.clone(),
         first: Duration::from_millis(20),
         waker: waker.clone(),
-        other_polls: other_polls.clone(),
+        other: other.clone(),
         seen_at: seen_at.clone(),
     };
     let burst = task::Builder::new()
@@ -197,13 +210,15 @@ fn polls_until_served_after_wake(mut builder: runtime::Builder, delayed_dequeue:
         .spawn_on(burst, rt.handle())
         .unwrap();
     let done = Arc::new(AtomicBool::new(false));
-    let other = {
-        let (polls, done) = (polls.clone(), done.clone());
+    let other_task = {
+        let (polls, done, other) = (polls.clone(), done.clone(), other.clone());
         rt.spawn(async move {
             let mut woke_at = None;
             while !done.load(Ordering::SeqCst) {
-                let n = other_polls.fetch_add(1, Ordering::SeqCst) + 1;
+                let n = other[0].fetch_add(1, Ordering::SeqCst) + 1;
+                let start = Instant::now();
                 spin(Duration::from_micros(50));
+                other[1].fetch_add(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
                 if n == 1000 {
                     // Blocked, not woken: never polled again meanwhile.
                     assert_eq!(polls.load(Ordering::SeqCst), 1, "polled while blocked");
@@ -213,7 +228,7 @@ fn polls_until_served_after_wake(mut builder: runtime::Builder, delayed_dequeue:
                         .take()
                         .expect("the burst blocked")
                         .wake();
-                    woke_at = Some(n);
+                    woke_at = Some([n, other[1].load(Ordering::SeqCst)]);
                 }
                 task::yield_now().await;
             }
@@ -223,30 +238,34 @@ fn polls_until_served_after_wake(mut builder: runtime::Builder, delayed_dequeue:
     let woke_at = rt.block_on(async {
         burst.await.unwrap();
         done.store(true, Ordering::SeqCst);
-        other.await.unwrap()
+        other_task.await.unwrap()
     });
     assert_eq!(polls.load(Ordering::SeqCst), 2);
-    seen_at.load(Ordering::SeqCst) - woke_at
+    (
+        seen_at[0].load(Ordering::SeqCst) - woke_at[0],
+        seen_at[1].load(Ordering::SeqCst) - woke_at[1],
+    )
 }
 
 #[test]
 fn delayed_dequeue_pays_debt_while_blocked() {
-    // With delayed dequeue the burst's debt was worked off while it stayed
-    // queued, so once woken it is served within about one slice of the other
-    // task (700 µs = 14 polls).
     for (flavor, builder) in builders() {
-        let prompt = polls_until_served_after_wake(builder.clone(), true);
+        // With delayed dequeue the burst's debt was worked off while it stayed
+        // queued, so once woken it is served within about one slice of the
+        // other task (700 µs = 14 polls). Counted in polls: preemption can
+        // stretch a poll but not add polls.
+        let (prompt, _) = served_after_wake(builder.clone(), true);
         assert!(
             prompt <= 40,
             "{flavor}: served after {prompt} polls of the other task"
         );
         // Without it, the lag kept through the sleep is the old debt, which
-        // the woken task must wait out: the other task runs ~20 ms (400 polls)
-        // first.
-        let late = polls_until_served_after_wake(builder, false);
+        // the woken task must wait out: the other task runs ~20 ms first.
+        // Counted in run time, which is what the debt is paid in.
+        let (_, late) = served_after_wake(builder, false);
         assert!(
-            late >= 200,
-            "{flavor}: served after only {late} polls with its old debt"
+            late >= 10_000_000,
+            "{flavor}: served after only {late} ns of the other task's run time"
         );
     }
 }

@@ -1,8 +1,14 @@
 //! The one place runtime code gets its synchronization primitives from.
 //!
 //! Under `--cfg loom` these are loom's model-checked versions; otherwise std's.
-//! Runtime code never imports `std::sync` or `std::thread` directly, so the loom
-//! build checks the very code that ships (see `task::state` and its loom tests).
+//! Runtime code takes its atomics, locks, thread-locals and parking from here,
+//! so the loom build checks the very code that ships (see `task::state` and
+//! `rt::inbox` and their loom tests).
+//!
+//! One deliberate exception: task and scheduler *handles* are `std::sync::Arc`.
+//! `std::task::Wake`, `self: Arc<Self>` methods and `Arc<dyn Trait>` all need
+//! std's `Arc`; it allocates and counts, it does not order anything the
+//! protocols rely on. Everything that does is routed through here.
 
 #[cfg(not(loom))]
 #[allow(unused_imports)]
@@ -28,12 +34,10 @@ pub(crate) mod sync {
 #[allow(unused_imports)]
 pub(crate) mod thread {
     pub(crate) use std::thread::{Thread, current, park};
-    pub(crate) use std::thread_local;
 }
 
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) mod thread {
     pub(crate) use loom::thread::{Thread, current, park};
-    pub(crate) use loom::thread_local;
 }

@@ -4,12 +4,19 @@ use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use super::Handle;
-use crate::loom::thread::thread_local;
 use crate::sched::Weight;
 
-thread_local! {
+// loom's `thread_local!` takes no `const` initializers; std's is faster with them.
+#[cfg(not(loom))]
+std::thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
     static POLL: Cell<Option<PollContext>> = const { Cell::new(None) };
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = RefCell::new(None);
+    static POLL: Cell<Option<PollContext>> = Cell::new(None);
 }
 
 /// What a task may learn about (and ask of) its scheduler during its own poll,

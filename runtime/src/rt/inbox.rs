@@ -33,7 +33,8 @@ struct List {
 
 pub(crate) struct Inbox {
     list: Mutex<List>,
-    /// Messages may be waiting (lets the owner skip the lock).
+    /// Messages may be waiting: a hint for deciding to park (a message pushed
+    /// after a stale `false` still unparks the owner, whose park then returns).
     pending: AtomicBool,
     /// First entries of new tasks waiting (any worker may take those).
     spawns: AtomicUsize,
@@ -108,10 +109,8 @@ impl Inbox {
     }
 
     pub(crate) fn take(&self) -> VecDeque<Message> {
-        if !self.pending.swap(false, Ordering::AcqRel) {
-            return VecDeque::new();
-        }
         let mut list = lock(&self.list);
+        self.pending.store(false, Ordering::SeqCst);
         self.spawns.store(0, Ordering::SeqCst);
         std::mem::take(&mut list.messages)
     }
@@ -140,5 +139,68 @@ impl Inbox {
         let mut list = lock(&self.list);
         list.closed = true;
         std::mem::take(&mut list.messages)
+    }
+}
+
+/// Model checks of the inbox protocol. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p runtime --release --lib loom`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::sched::Params;
+    use crate::task::core::{Schedule, new_task};
+    use loom::thread;
+
+    struct Nowhere;
+
+    impl Schedule for Nowhere {
+        fn submit(&self, _: TaskRef) {}
+        fn rearm(&self, _: TaskRef) {}
+    }
+
+    fn task() -> TaskRef {
+        new_task(async {}, Params::new(), None, Arc::new(Nowhere)).0
+    }
+
+    /// Scenario 10: the owner finds the inbox empty and parks while another
+    /// thread pushes. It is never left parked with a message waiting (loom
+    /// reports a deadlock if it can be).
+    #[test]
+    fn a_push_always_reaches_a_parking_owner() {
+        loom::model(|| {
+            let inbox = Arc::new(Inbox::new());
+            inbox.set_owner(Some(thread::current()));
+            let pusher = {
+                let inbox = inbox.clone();
+                let task = task();
+                thread::spawn(move || inbox.push(Message::Submit(task)))
+            };
+            while inbox.take().is_empty() {
+                thread::park();
+            }
+            pusher.join().unwrap();
+        });
+    }
+
+    /// Shutdown closes the inbox while a message is pushed: the task is either
+    /// handed to the closer (which cancels it) or cancelled by the pusher,
+    /// never stranded, never both.
+    #[test]
+    fn close_against_push_strands_nothing() {
+        loom::model(|| {
+            let inbox = Arc::new(Inbox::new());
+            let task = task();
+            let pusher = {
+                let (inbox, task) = (inbox.clone(), task.clone());
+                thread::spawn(move || inbox.push(Message::Submit(task)))
+            };
+            let drained = inbox.close();
+            pusher.join().unwrap();
+            let cancelled_by_pusher = task.header().state.load().is_complete();
+            assert_eq!(drained.len() + usize::from(cancelled_by_pusher), 1);
+            assert!(inbox.take().is_empty(), "nothing lands after close");
+        });
     }
 }

@@ -14,7 +14,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread::{self, Thread};
 use crate::sched::{self, Params};
 use crate::task::JoinHandle;

@@ -29,7 +29,9 @@ use super::context;
 use super::core::Core;
 use super::inbox::{Inbox, Message};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread;
 use crate::task::core::{Schedule, TaskRef};
 

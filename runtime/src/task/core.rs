@@ -19,7 +19,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use super::state::{State, WakeAction};
 use super::{Id, JoinError};
 use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::sched::{EntityId, Params};
 
 /// Where a task's wakes go: its owner worker's inbox.

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use super::core::{Joinable, TaskRef, dispatch};
 use super::{Id, JoinError};
-use crate::loom::sync::Arc;
+use std::sync::Arc;
 
 /// An owned permission to await a spawned task's output. Awaiting it gives
 /// `Ok(output)`, or a [`JoinError`] if the task panicked or was aborted.

@@ -76,7 +76,7 @@ pub(crate) struct State {
 pub(crate) struct Snapshot(usize);
 
 impl Snapshot {
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_running(self) -> bool {
         self.0 & RUNNING != 0
     }
@@ -87,7 +87,7 @@ impl Snapshot {
     pub(crate) fn is_queued(self) -> bool {
         self.0 & QUEUED != 0
     }
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_delayed(self) -> bool {
         self.0 & DELAYED != 0
     }
@@ -95,11 +95,11 @@ impl Snapshot {
     pub(crate) fn is_runnable(self) -> bool {
         self.0 & (QUEUED | DELAYED) == QUEUED
     }
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_notified(self) -> bool {
         self.0 & NOTIFIED != 0
     }
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_cancelled(self) -> bool {
         self.0 & CANCELLED != 0
     }

@@ -574,11 +574,8 @@ impl Handle {
                 continue;
             };
             core.drain(&shared.inbox);
-            if !core.run_one()
-                && !main.woken.load(Ordering::Acquire)
-                && !shared.inbox.has_messages()
-            {
-                thread::park();
+            if !core.run_one() {
+                shared.inbox.park(|| !main.woken.load(Ordering::Acquire));
             }
         }
     }

@@ -40,7 +40,6 @@ struct Worker {
     core: Mutex<Core>,
     /// Runnable tasks on this worker, published for would-be stealers.
     runnable: AtomicUsize,
-    parked: AtomicBool,
 }
 
 /// What every task of a multi-thread runtime can reach.
@@ -64,7 +63,6 @@ impl Shared {
                     inbox: Inbox::new(),
                     core: Mutex::new(core),
                     runnable: AtomicUsize::new(0),
-                    parked: AtomicBool::new(false),
                 })
                 .collect(),
             next: AtomicUsize::new(0),
@@ -83,7 +81,7 @@ impl Shared {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let parked = (0..n)
             .map(|i| (start + i) % n)
-            .find(|&w| self.workers[w].parked.load(Ordering::SeqCst));
+            .find(|&w| self.workers[w].inbox.is_parked());
         let target = parked.unwrap_or(start % n);
         self.workers[target].inbox.push(Message::Submit(task));
         if parked.is_none() {
@@ -97,7 +95,7 @@ impl Shared {
     /// Unparks one parked worker other than `from`, so that it steals.
     fn notify_idle(&self, from: usize) {
         for (i, w) in self.workers.iter().enumerate() {
-            if i != from && w.parked.load(Ordering::SeqCst) {
+            if i != from && w.inbox.is_parked() {
                 w.inbox.unpark();
                 return;
             }
@@ -113,7 +111,7 @@ impl Shared {
             if v == me {
                 continue;
             }
-            let spawns = w.inbox.take_spawns(usize::MAX);
+            let spawns = w.inbox.take_spawns();
             if !spawns.is_empty() {
                 let mut core = lock(&self.workers[me].core);
                 for task in spawns {
@@ -228,17 +226,14 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
         if shared.steal_into(index) {
             continue;
         }
-        me.parked.store(true, Ordering::SeqCst);
-        let work = me.inbox.has_messages()
-            || shared.shutdown.load(Ordering::SeqCst)
-            || lock(&me.core).nr_queued() > 0
-            || shared
-                .workers
-                .iter()
-                .any(|w| w.inbox.has_spawns() || w.runnable.load(Ordering::Relaxed) > 1);
-        if !work {
-            thread::park();
-        }
-        me.parked.store(false, Ordering::SeqCst);
+        me.inbox.park(|| {
+            let work = shared.shutdown.load(Ordering::SeqCst)
+                || lock(&me.core).nr_queued() > 0
+                || shared
+                    .workers
+                    .iter()
+                    .any(|w| w.inbox.has_spawns() || w.runnable.load(Ordering::Relaxed) > 1);
+            !work
+        });
     }
 }

@@ -135,7 +135,7 @@ impl Core {
         }
         let state = &task.header().state;
         if result.is_ready() {
-            state.to_complete();
+            // The poll completed the task (output stored, joiner woken).
             self.queue.remove(id).expect("a finished task is live");
             return;
         }
@@ -160,7 +160,7 @@ impl Core {
         let Some(started) = self.start_poll() else {
             return false;
         };
-        let result = started.task.clone().poll();
+        let result = started.task.poll();
         let ran = started.start.elapsed();
         self.finish_poll(started, result, ran);
         true
@@ -168,7 +168,6 @@ impl Core {
 
     fn finish_cancelled(&mut self, id: EntityId, task: &TaskRef) {
         task.cancel();
-        task.header().state.to_complete();
         self.queue.remove(id).expect("a cancelled task is live");
     }
 

@@ -606,21 +606,16 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, join) = match &self.scheduler {
-            Scheduler::Current(shared) => {
-                let scheduler: Arc<dyn Schedule> = shared.clone();
-                new_task(future, params, name, scheduler)
-            }
-            Scheduler::Multi(shared) => {
-                let scheduler: Arc<dyn Schedule> = shared.clone();
-                new_task(future, params, name, scheduler)
-            }
+        let scheduler: Arc<dyn Schedule> = match &self.scheduler {
+            Scheduler::Current(shared) => shared.clone(),
+            Scheduler::Multi(shared) => shared.clone(),
         };
+        let (task, join) = new_task(future, params, name, scheduler);
         match &self.scheduler {
             Scheduler::Current(shared) => shared.submit(task),
             Scheduler::Multi(shared) => shared.spawn(task),
         }
-        JoinHandle::new(join)
+        join
     }
 }
 

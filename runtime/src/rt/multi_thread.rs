@@ -210,7 +210,7 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             started
         };
         if let Some(started) = started {
-            let result = started.task.clone().poll();
+            let result = started.task.poll();
             let ran = started.start.elapsed();
             let spare = {
                 let mut core = lock(&me.core);

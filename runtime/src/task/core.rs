@@ -1,27 +1,39 @@
-//! A task's single allocation: header, future and output, in one `Arc`.
+//! A task's single allocation: header, stage (future, then output) and
+//! join-waker slot, with its memory managed by the reference count in the state
+//! word.
 //!
 //! # Access rules
 //!
 //! - `header.state`: any thread, through the transitions of [`State`].
-//! - `future`: only the thread holding `RUNNING` (the owner worker polling or
-//!   cancelling it), or the runtime at shutdown once no worker runs. The mutex
-//!   is therefore never contended; it makes the exclusivity checkable.
-//! - `join`: the output and the `JoinHandle`'s waker, under one lock, so a
-//!   completion can never slip between the handle's check and its waker
-//!   registration.
+//! - `stage`: the future is touched only by the thread holding `RUNNING` (the
+//!   owner worker polling or cancelling it, or the runtime at shutdown after
+//!   taking `RUNNING` with `to_shutdown`); it stores the output before giving
+//!   `RUNNING` up for `COMPLETE`. After that the output belongs to the
+//!   `JoinHandle` if `JOIN_INTEREST` was set at completion, else to the
+//!   completer, which drops it at once. A handle dropped after completion
+//!   drops the output itself.
+//! - `join_waker`: written by the `JoinHandle` only while `JOIN_WAKER` is
+//!   clear and the task not complete; read (woken by reference) by the
+//!   completer if `JOIN_WAKER` was set at completion; dropped with the cell.
 //! - `header.entity`: only the owner worker (its run-queue handle).
+//!
+//! References: the run queue's entry (one `TaskRef`), each in-flight message
+//! (a `TaskRef`), each `Waker` clone, the `JoinHandle` and each `AbortHandle`.
+//! The last one to go frees the cell.
 
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll, Wake, Waker};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::state::{State, WakeAction};
 use super::{Id, JoinError};
+use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use crate::loom::sync::{Mutex, MutexGuard};
 use crate::sched::{EntityId, Params};
 
 /// Where a task's wakes go: its owner worker's inbox.
@@ -32,23 +44,11 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn rearm(&self, task: TaskRef);
 }
 
-/// A type-erased task.
-pub(crate) type TaskRef = Arc<dyn RawTask>;
-
-/// What the scheduler needs from a task, whatever its future's type.
-pub(crate) trait RawTask: Send + Sync + 'static {
-    fn header(&self) -> &Header;
-    /// Polls the future once; the caller holds `RUNNING`. `Ready` once the task
-    /// is finished: its output is stored and its joiner woken.
-    fn poll(self: Arc<Self>) -> Poll<()>;
-    /// Drops the future (if still there) and stores `Cancelled` as the output.
-    /// The caller holds `RUNNING`, or the runtime is shutting down.
-    fn cancel(&self);
-}
-
-/// The part of a task every owner of a reference may read.
+/// The part of a task every owner of a reference may read. First in the
+/// cell, so a pointer to the cell is a pointer to its header.
 pub(crate) struct Header {
     pub(crate) state: State,
+    vtable: &'static Vtable,
     pub(crate) id: Id,
     pub(crate) name: Option<Box<str>>,
     pub(crate) params: Params,
@@ -87,39 +87,112 @@ impl Header {
     }
 }
 
-struct Task<F: Future> {
+/// The operations that depend on the future's type.
+struct Vtable {
+    /// Polls the future; the caller holds `RUNNING`.
+    poll: unsafe fn(NonNull<Header>) -> Poll<()>,
+    /// Drops the future and completes the task as cancelled; the caller holds
+    /// `RUNNING`.
+    cancel: unsafe fn(NonNull<Header>),
+    /// For the `JoinHandle`: writes `Poll<Result<T, JoinError>>` to `dst`.
+    poll_join: unsafe fn(NonNull<Header>, dst: *mut (), cx: &mut Context<'_>),
+    /// For the `JoinHandle`'s drop.
+    drop_join: unsafe fn(NonNull<Header>),
+    /// Frees the cell; the caller held the last reference.
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct Cell<F: Future> {
     header: Header,
-    future: Mutex<Option<F>>,
-    join: Mutex<JoinSlot<F::Output>>,
+    stage: UnsafeCell<Stage<F>>,
+    join_waker: UnsafeCell<Option<Waker>>,
 }
 
-struct JoinSlot<T> {
-    output: Option<Result<T, JoinError>>,
-    waker: Option<Waker>,
-    finished: bool,
+/// A counted reference to a task, whatever its future's type.
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Polls run under catch_unwind, so a poisoned lock only means a panic in
-    // a destructor; the data is still consistent.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+// SAFETY: a task is shared between threads only through its atomic state
+// word, which guards every access to its cells (see the module docs); the
+// future and output it owns are required to be `Send`.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above; `&TaskRef` only exposes the header and vtable calls that
+// follow the same rules.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the pointer came from a live cell, which this reference keeps
+        // alive; the header is never mutated except through atomics.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Polls the future once; the caller holds `RUNNING`. `Ready` once the
+    /// task is complete (output stored, joiner woken).
+    pub(crate) fn poll(&self) -> Poll<()> {
+        // SAFETY: the vtable matches the cell's type, the cell is alive (we
+        // hold a reference) and the caller holds `RUNNING`, as `poll` requires.
+        unsafe { (self.header().vtable.poll)(self.ptr) }
+    }
+
+    /// Drops the future (if still there) and completes the task as cancelled;
+    /// the caller holds `RUNNING` (from `to_running`, `after_poll` or
+    /// `to_shutdown`).
+    pub(crate) fn cancel(&self) {
+        // SAFETY: as for `poll`.
+        unsafe { (self.header().vtable.cancel)(self.ptr) }
+    }
+
+    /// A waker borrowing this reference (no count traffic): valid while `self`.
+    fn waker_ref(&self) -> ManuallyDrop<Waker> {
+        // SAFETY: the raw waker points at a live task and its vtable follows
+        // the `RawWaker` contract; `ManuallyDrop` keeps it from releasing a
+        // reference it never took.
+        ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(self.ptr)) })
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        self.header().state.ref_inc();
+        TaskRef { ptr: self.ptr }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        if self.header().state.ref_dec() {
+            // SAFETY: that was the last reference, so nothing else can reach
+            // the cell; the vtable matches its type.
+            unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        }
+    }
 }
 
 /// Allocates a task (queued, with its first entry to be submitted by the
-/// caller) and its join side.
+/// caller) and returns the entry's reference and the join handle's.
 pub(crate) fn new_task<F>(
     future: F,
     params: Params,
     name: Option<Box<str>>,
     scheduler: Arc<dyn Schedule>,
-) -> (TaskRef, Arc<dyn Joinable<F::Output>>)
+) -> (TaskRef, super::JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let task = Arc::new(Task {
+    let cell = Box::new(Cell {
         header: Header {
             state: State::new(),
+            vtable: vtable::<F>(),
             id: Id::next(),
             name,
             params,
@@ -127,149 +200,458 @@ where
             owner: AtomicUsize::new(0),
             scheduler,
         },
-        future: Mutex::new(Some(future)),
-        join: Mutex::new(JoinSlot {
-            output: None,
-            waker: None,
-            finished: false,
-        }),
+        stage: UnsafeCell::new(Stage::Running(future)),
+        join_waker: UnsafeCell::new(None),
     });
-    (task.clone(), task)
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    // `State::new` counts these two references.
+    let join = JoinRef {
+        ptr,
+        _output: PhantomData,
+    };
+    (TaskRef { ptr }, super::JoinHandle::from_raw(join))
 }
 
-impl<F> Task<F>
+fn vtable<F>() -> &'static Vtable
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    /// Stores the output and wakes the joiner.
-    fn finish(&self, output: Result<F::Output, JoinError>) {
-        let waker = {
-            let mut join = lock(&self.join);
-            join.output = Some(output);
-            join.finished = true;
-            join.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Drops the future in place; a panic in its destructor is returned.
-    fn drop_future(&self, slot: &mut Option<F>) -> Result<(), JoinError> {
-        catch_unwind(AssertUnwindSafe(|| *slot = None))
-            .map_err(|payload| JoinError::panic(self.header.id, payload))
+    &Vtable {
+        poll: poll::<F>,
+        cancel: cancel::<F>,
+        poll_join: poll_join::<F>,
+        drop_join: drop_join::<F>,
+        dealloc: dealloc::<F>,
     }
 }
 
-impl<F> RawTask for Task<F>
+/// # Safety
+///
+/// `ptr` must point at a live `Cell<F>`.
+unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+    // SAFETY: the header is the first field of the `repr(C)` cell, and the
+    // caller promises the cell is a live `Cell<F>`.
+    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+}
+
+/// # Safety
+///
+/// `ptr` must point at a live `Cell<F>` whose `RUNNING` the caller holds.
+unsafe fn poll<F>(ptr: NonNull<Header>) -> Poll<()>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
-    fn poll(self: Arc<Self>) -> Poll<()> {
-        let waker = Waker::from(self.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut slot = lock(&self.future);
-        let Some(future) = slot.as_mut() else {
-            return Poll::Ready(());
+    // SAFETY: forwarded from the caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    // Borrowed: the caller's reference keeps the task alive during the poll.
+    let task = ManuallyDrop::new(TaskRef { ptr });
+    let waker = task.waker_ref();
+    let mut cx = Context::from_waker(&waker);
+    let output = cell.stage.with_mut(|stage| {
+        // SAFETY: holding `RUNNING` gives this thread exclusive access to the
+        // stage.
+        let stage = unsafe { &mut *stage };
+        let Stage::Running(future) = stage else {
+            unreachable!("a task is polled only while its future is there");
         };
-        // SAFETY: the future lives inside this task's `Arc` allocation and is
-        // never moved out of it: it is only ever dropped in place (`*slot =
-        // None`), so pinning it here upholds the pinning guarantee.
+        // SAFETY: the future lives inside the task's heap cell and is never
+        // moved: it is dropped in place when the stage is overwritten.
         let future = unsafe { Pin::new_unchecked(future) };
-        let output = match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(value)) => Ok(value),
-            Err(payload) => Err(JoinError::panic(self.header.id, payload)),
-        };
-        let dropped = self.drop_future(&mut slot);
-        drop(slot);
-        self.finish(dropped.and(output));
-        Poll::Ready(())
-    }
-
-    fn cancel(&self) {
-        let mut slot = lock(&self.future);
-        if slot.is_none() {
-            return;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
+            Ok(Poll::Pending) => None,
+            Ok(Poll::Ready(value)) => Some(Ok(value)),
+            Err(payload) => Some(Err(JoinError::panic(cell.header.id, payload))),
         }
-        let dropped = self.drop_future(&mut slot);
-        drop(slot);
-        let cancelled = JoinError::cancelled(self.header.id);
-        self.finish(Err(dropped.err().unwrap_or(cancelled)));
+    });
+    match output {
+        None => Poll::Pending,
+        Some(output) => {
+            // SAFETY: still holding `RUNNING`.
+            unsafe { complete::<F>(cell, output) };
+            Poll::Ready(())
+        }
     }
 }
 
-impl<F> Wake for Task<F>
+/// Drops the future, stores the output and completes the task.
+///
+/// # Safety
+///
+/// The caller holds `RUNNING` on `cell`.
+unsafe fn complete<F>(cell: &Cell<F>, output: Result<F::Output, JoinError>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        dispatch(self.header.state.wake(), self.clone());
+    let id = cell.header.id;
+    // Drop the future in place first (a panic there becomes the outcome),
+    // then store the output: both under `RUNNING`.
+    let dropped = cell.stage.with_mut(|stage| {
+        // SAFETY: exclusive while `RUNNING` (the caller's promise).
+        let stage = unsafe { &mut *stage };
+        catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed))
+    });
+    let output = match dropped {
+        Ok(()) => output,
+        Err(payload) => Err(JoinError::panic(id, payload)),
+    };
+    cell.stage.with_mut(|stage| {
+        // SAFETY: as above.
+        unsafe { *stage = Stage::Finished(output) };
+    });
+    let before = cell.header.state.to_complete();
+    if !before.has_join_interest() {
+        // No handle will read it: drop the output now. The stage is ours: the
+        // handle is gone and nobody else touches it.
+        let output = cell.stage.with_mut(|stage| {
+            // SAFETY: see the comment above.
+            unsafe { std::mem::replace(&mut *stage, Stage::Consumed) }
+        });
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
+    } else if before.has_join_waker() {
+        cell.join_waker.with(|slot| {
+            // SAFETY: `JOIN_WAKER` was set when we completed, so the slot is
+            // shared read-only and its waker stays until the cell is freed.
+            if let Some(waker) = unsafe { &*slot } {
+                waker.wake_by_ref();
+            }
+        });
     }
 }
 
-/// Sends what a wake (or abort) decided to the task's owner.
-pub(crate) fn dispatch(action: WakeAction, task: TaskRef) {
+/// # Safety
+///
+/// `ptr` must point at a live `Cell<F>` whose `RUNNING` the caller holds.
+unsafe fn cancel<F>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // SAFETY: forwarded from the caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    let running = cell.stage.with(|stage| {
+        // SAFETY: exclusive while `RUNNING`.
+        matches!(unsafe { &*stage }, Stage::Running(_))
+    });
+    if running {
+        // SAFETY: the caller holds `RUNNING`.
+        unsafe { complete::<F>(cell, Err(JoinError::cancelled(cell.header.id))) };
+    }
+}
+
+/// # Safety
+///
+/// `ptr` must point at a live `Cell<F>`, called by its `JoinHandle`; `dst`
+/// must point at a `Poll<Result<F::Output, JoinError>>`.
+unsafe fn poll_join<F>(ptr: NonNull<Header>, dst: *mut (), cx: &mut Context<'_>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // SAFETY: forwarded from the caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
+    let state = &cell.header.state;
+    let take = || {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: complete with `JOIN_INTEREST` (we are the handle): the
+            // output is the handle's.
+            match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+                Stage::Finished(output) => output,
+                _ => panic!("JoinHandle polled again after it returned the task's output"),
+            }
+        })
+    };
+    let now = state.load();
+    let ready = if now.is_complete() {
+        true
+    } else if !now.has_join_waker() {
+        cell.join_waker.with_mut(|slot| {
+            // SAFETY: `JOIN_WAKER` is clear and the task not complete: the slot
+            // is the handle's alone.
+            unsafe { *slot = Some(cx.waker().clone()) };
+        });
+        state.set_join_waker().is_err()
+    } else {
+        let same = cell.join_waker.with(|slot| {
+            // SAFETY: `JOIN_WAKER` is set: the slot is shared read-only.
+            unsafe { &*slot }
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        });
+        if same {
+            false
+        } else if state.unset_join_waker().is_err() {
+            true
+        } else {
+            cell.join_waker.with_mut(|slot| {
+                // SAFETY: we just cleared `JOIN_WAKER` before completion: the
+                // slot is the handle's again.
+                unsafe { *slot = Some(cx.waker().clone()) };
+            });
+            state.set_join_waker().is_err()
+        }
+    };
+    let result = if ready {
+        Poll::Ready(take())
+    } else {
+        Poll::Pending
+    };
+    // SAFETY: the caller promises `dst` points at a value of this type.
+    unsafe { *dst = result };
+}
+
+/// # Safety
+///
+/// `ptr` must point at a live `Cell<F>`, called once by its `JoinHandle`'s drop.
+unsafe fn drop_join<F>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // SAFETY: forwarded from the caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    let before = cell.header.state.drop_join_interest();
+    if before.is_complete() {
+        // The completer left the output to us.
+        let output = cell.stage.with_mut(|stage| {
+            // SAFETY: complete, and the handle (us) owned the output.
+            unsafe { std::mem::replace(&mut *stage, Stage::Consumed) }
+        });
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
+    } else if before.has_join_waker() {
+        let waker = cell.join_waker.with_mut(|slot| {
+            // SAFETY: our CAS cleared `JOIN_WAKER` before completion, so the
+            // slot is ours and the completer will not read it.
+            unsafe { (*slot).take() }
+        });
+        drop(waker);
+    }
+    drop(TaskRef { ptr });
+}
+
+/// # Safety
+///
+/// `ptr` must point at a `Cell<F>` made by `new_task`, with no references left.
+unsafe fn dealloc<F>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // SAFETY: the cell came from `Box::leak` in `new_task` and nothing refers
+    // to it any more.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(cell)));
+}
+
+// ===== wakers =====
+
+fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
+    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
+}
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// # Safety
+///
+/// `data` is a task header pointer from `raw_waker`, alive while the waker is.
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    let ptr = header_ptr(data);
+    // SAFETY: the `RawWaker` contract keeps the task alive while the waker
+    // exists, so the header is live.
+    unsafe { ptr.as_ref() }.state.ref_inc();
+    raw_waker(ptr)
+}
+
+/// # Safety
+///
+/// As `waker_clone`; consumes the waker's reference.
+unsafe fn waker_wake(data: *const ()) {
+    // The waker's reference moves into `task`.
+    let task = TaskRef {
+        ptr: header_ptr(data),
+    };
+    wake_by_ref(&task);
+}
+
+/// # Safety
+///
+/// As `waker_clone`.
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // Borrowed, so not dropped.
+    let task = ManuallyDrop::new(TaskRef {
+        ptr: header_ptr(data),
+    });
+    wake_by_ref(&task);
+}
+
+/// # Safety
+///
+/// As `waker_clone`; releases the waker's reference.
+unsafe fn waker_drop(data: *const ()) {
+    drop(TaskRef {
+        ptr: header_ptr(data),
+    });
+}
+
+/// The task behind a waker's data pointer.
+fn header_ptr(data: *const ()) -> NonNull<Header> {
+    // SAFETY: wakers are made only by `raw_waker`, from a `NonNull` header.
+    unsafe { NonNull::new_unchecked(data as *mut Header) }
+}
+
+fn wake_by_ref(task: &TaskRef) {
+    dispatch(task.header().state.wake(), task);
+}
+
+/// Sends what a wake (or abort) decided to the task's owner, with a new
+/// reference for the message.
+pub(crate) fn dispatch(action: WakeAction, task: &TaskRef) {
     match action {
         WakeAction::None => {}
-        WakeAction::Submit => task.header().scheduler.clone().submit(task),
-        WakeAction::Rearm => task.header().scheduler.clone().rearm(task),
+        WakeAction::Submit => task.header().scheduler.submit(task.clone()),
+        WakeAction::Rearm => task.header().scheduler.rearm(task.clone()),
     }
 }
 
-/// The join side of a task, typed by its output only.
-pub(crate) trait Joinable<T>: Send + Sync + 'static {
-    fn id(&self) -> Id;
-    fn name(&self) -> Option<&str>;
-    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>>;
-    fn is_finished(&self) -> bool;
-    fn task(self: Arc<Self>) -> TaskRef;
+// ===== the join side =====
+
+/// The `JoinHandle`'s counted reference.
+pub(crate) struct JoinRef<T> {
+    ptr: NonNull<Header>,
+    _output: PhantomData<T>,
 }
 
-impl<F> Joinable<F::Output> for Task<F>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn id(&self) -> Id {
-        self.header.id
+// SAFETY: see `TaskRef`; the output `T` is `Send`.
+unsafe impl<T: Send> Send for JoinRef<T> {}
+// SAFETY: a shared `JoinRef` only reads the header.
+unsafe impl<T: Send> Sync for JoinRef<T> {}
+
+impl<T> JoinRef<T> {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the handle's reference keeps the cell alive.
+        unsafe { self.ptr.as_ref() }
     }
 
-    fn name(&self) -> Option<&str> {
-        self.header.name.as_deref()
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        let mut out = Poll::Pending;
+        // SAFETY: the vtable matches the cell, whose output type is `T`; `out`
+        // has the type `poll_join` writes; we are its `JoinHandle`.
+        unsafe { (self.header().vtable.poll_join)(self.ptr, (&raw mut out).cast(), cx) };
+        out
     }
 
-    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, JoinError>> {
-        let mut join = lock(&self.join);
-        if let Some(output) = join.output.take() {
-            return Poll::Ready(output);
+    /// A counted reference for aborting.
+    pub(crate) fn task(&self) -> TaskRef {
+        self.header().state.ref_inc();
+        TaskRef { ptr: self.ptr }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.header().state.load().is_complete()
+    }
+}
+
+impl<T> Drop for JoinRef<T> {
+    fn drop(&mut self) {
+        // SAFETY: called once, by the handle's drop; the cell is alive.
+        unsafe { (self.header().vtable.drop_join)(self.ptr) }
+    }
+}
+
+/// Model checks of the join protocol on real task cells. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p runtime --release --lib loom`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+    use std::task::Wake;
+
+    use super::*;
+    use crate::task::state::ToRunning;
+    use loom::sync::atomic::AtomicBool;
+    use loom::thread;
+
+    struct Nowhere;
+
+    impl Schedule for Nowhere {
+        fn submit(&self, _: TaskRef) {}
+        fn rearm(&self, _: TaskRef) {}
+    }
+
+    /// Records a wake.
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
         }
-        assert!(
-            !join.finished,
-            "JoinHandle polled again after it returned the task's output"
-        );
-        if !join.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            join.waker = Some(cx.waker().clone());
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::Release);
         }
-        Poll::Pending
     }
 
-    fn is_finished(&self) -> bool {
-        lock(&self.join).finished
+    /// Scenario 7: the handle polls while the worker completes the task. If it
+    /// was told `Pending`, the completion wakes it and the output is there.
+    #[test]
+    fn join_poll_against_completion_never_misses_the_output() {
+        loom::model(|| {
+            let (task, mut join) = new_task(async { 7 }, Params::new(), None, Arc::new(Nowhere));
+            let worker = thread::spawn(move || {
+                assert_eq!(task.header().state.to_running(), ToRunning::Poll);
+                assert!(task.poll().is_ready());
+            });
+            let flag = Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut cx = Context::from_waker(&waker);
+            let first = Pin::new(&mut join).poll(&mut cx);
+            worker.join().unwrap();
+            match first {
+                Poll::Ready(out) => assert_eq!(out.unwrap(), 7),
+                Poll::Pending => {
+                    // Told to wait, so the completion must have woken it...
+                    assert!(flag.0.load(Ordering::Acquire), "lost join wake");
+                    // ...and the output is there.
+                    match Pin::new(&mut join).poll(&mut cx) {
+                        Poll::Ready(out) => assert_eq!(out.unwrap(), 7),
+                        Poll::Pending => panic!("woken, but the output is missing"),
+                    }
+                }
+            }
+        });
     }
 
-    fn task(self: Arc<Self>) -> TaskRef {
-        self
+    /// Scenario 6: the handle is dropped while the worker completes the task.
+    /// The output is dropped exactly once, by whichever the CAS order picks.
+    #[test]
+    fn join_drop_against_completion_drops_the_output_once() {
+        loom::model(|| {
+            let drops = Arc::new(StdAtomicUsize::new(0));
+            struct Counted(Arc<StdAtomicUsize>);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, StdOrdering::SeqCst);
+                }
+            }
+            let output = Counted(drops.clone());
+            let (task, join) = new_task(
+                async move { output },
+                Params::new(),
+                None,
+                Arc::new(Nowhere),
+            );
+            let worker = thread::spawn(move || {
+                assert_eq!(task.header().state.to_running(), ToRunning::Poll);
+                assert!(task.poll().is_ready());
+            });
+            drop(join);
+            worker.join().unwrap();
+            assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        });
     }
 }

@@ -2,13 +2,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::core::{Joinable, TaskRef, dispatch};
+use super::core::{JoinRef, TaskRef, dispatch};
 use super::{Id, JoinError};
-use std::sync::Arc;
 
 /// An owned permission to await a spawned task's output. Awaiting it gives
 /// `Ok(output)`, or a [`JoinError`] if the task panicked or was aborted.
@@ -26,16 +24,14 @@ use std::sync::Arc;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct JoinHandle<T> {
-    raw: Arc<dyn Joinable<T>>,
-    _output: PhantomData<T>,
+    raw: JoinRef<T>,
 }
 
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T: Send + 'static> JoinHandle<T> {
-    pub(crate) fn new(raw: Arc<dyn Joinable<T>>) -> JoinHandle<T> {
-        JoinHandle {
-            raw,
-            _output: PhantomData,
-        }
+    pub(crate) fn from_raw(raw: JoinRef<T>) -> JoinHandle<T> {
+        JoinHandle { raw }
     }
 
     /// Cancels the task: if it has not finished, its future is dropped at the
@@ -50,7 +46,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn abort(&self) {
-        abort(self.raw.clone().task());
+        abort(&self.raw.task());
     }
 
     /// A handle that can abort the task but not await it.
@@ -65,7 +61,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
-            task: self.raw.clone().task(),
+            task: self.raw.task(),
         }
     }
 
@@ -93,23 +89,24 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn id(&self) -> Id {
-        self.raw.id()
+        self.raw.header().id
     }
 }
 
 impl<T: Send + 'static> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.raw.poll_join(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.raw.poll(cx)
     }
 }
 
-impl<T: Send + 'static> fmt::Debug for JoinHandle<T> {
+impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = self.raw.header();
         f.debug_struct("JoinHandle")
-            .field("id", &self.raw.id())
-            .field("name", &self.raw.name())
+            .field("id", &header.id)
+            .field("name", &header.name)
             .finish()
     }
 }
@@ -143,7 +140,7 @@ impl AbortHandle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn abort(&self) {
-        abort(self.task.clone());
+        abort(&self.task);
     }
 
     /// Whether the task has finished.
@@ -181,7 +178,6 @@ impl fmt::Debug for AbortHandle {
     }
 }
 
-fn abort(task: TaskRef) {
-    let action = task.header().state.cancel();
-    dispatch(action, task);
+fn abort(task: &TaskRef) {
+    dispatch(task.header().state.cancel(), task);
 }

@@ -11,9 +11,25 @@
 //! | 3 | `DELAYED` | it blocked while owing service: its entry stays queued, but it is not runnable |
 //! | 4 | `NOTIFIED` | woken since its last poll started, and the owner has not acted on it yet |
 //! | 5 | `CANCELLED` | abort requested; whoever next holds `RUNNING` cancels instead of polling |
+//! | 6 | `JOIN_INTEREST` | a `JoinHandle` exists: it, not the completer, takes the output |
+//! | 7 | `JOIN_WAKER` | the join-waker slot holds the handle's waker, shared read-only |
+//! | 8.. | refs | reference count, in units of [`REF_ONE`]: queue entry, in-flight messages, wakers, handles |
 //!
-//! Memory is not managed here: a task lives in an `Arc`, held by its queue
-//! entry, its wakers and its `JoinHandle`.
+//! # The join side
+//!
+//! - The join-waker slot is written only by the `JoinHandle`, and only while
+//!   the task is not complete and `JOIN_WAKER` is clear; setting `JOIN_WAKER`
+//!   (a CAS that fails once `COMPLETE` is set) publishes it. To replace it the
+//!   handle first clears `JOIN_WAKER` the same way.
+//! - Completion stores the output while holding `RUNNING`, then swaps
+//!   `RUNNING` for `COMPLETE` in one CAS and looks at the bits it replaced: no
+//!   `JOIN_INTEREST`, and the completer drops the output itself; `JOIN_WAKER`,
+//!   and it wakes the stored waker by reference (the waker is dropped with the
+//!   task).
+//! - Dropping the `JoinHandle` clears `JOIN_INTEREST` (and, before completion,
+//!   `JOIN_WAKER`, taking the slot back) in one CAS; if that CAS saw
+//!   `COMPLETE`, the handle drops the output. So the output is dropped exactly
+//!   once, by whoever the CAS order makes responsible.
 //!
 //! *Queued* is not *runnable*: a delayed task is queued and asleep, as in Linux
 //! since 6.12. Runnable means `QUEUED && !DELAYED`, and only a decision taken
@@ -57,7 +73,7 @@
 use std::fmt;
 
 use crate::loom::sync::atomic::AtomicUsize;
-use crate::loom::sync::atomic::Ordering::{AcqRel, Acquire};
+use crate::loom::sync::atomic::Ordering::{self, AcqRel, Acquire};
 
 const RUNNING: usize = 1 << 0;
 const COMPLETE: usize = 1 << 1;
@@ -65,6 +81,11 @@ const QUEUED: usize = 1 << 2;
 const DELAYED: usize = 1 << 3;
 const NOTIFIED: usize = 1 << 4;
 const CANCELLED: usize = 1 << 5;
+const JOIN_INTEREST: usize = 1 << 6;
+const JOIN_WAKER: usize = 1 << 7;
+const REF_SHIFT: u32 = 8;
+/// One reference.
+pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// The task state word.
 pub(crate) struct State {
@@ -103,6 +124,16 @@ impl Snapshot {
     pub(crate) fn is_cancelled(self) -> bool {
         self.0 & CANCELLED != 0
     }
+    pub(crate) fn has_join_interest(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn refs(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
 }
 
 impl fmt::Debug for Snapshot {
@@ -114,6 +145,8 @@ impl fmt::Debug for Snapshot {
             (DELAYED, "DELAYED"),
             (NOTIFIED, "NOTIFIED"),
             (CANCELLED, "CANCELLED"),
+            (JOIN_INTEREST, "JOIN_INTEREST"),
+            (JOIN_WAKER, "JOIN_WAKER"),
         ];
         let mut set = f.debug_set();
         for (bit, name) in names {
@@ -121,6 +154,7 @@ impl fmt::Debug for Snapshot {
                 set.entry(&format_args!("{name}"));
             }
         }
+        set.entry(&format_args!("refs={}", self.0 >> REF_SHIFT));
         set.finish()
     }
 }
@@ -187,10 +221,11 @@ pub(crate) enum DelayedPick {
 }
 
 impl State {
-    /// A new task: queued with its first entry.
+    /// A new task: queued with its first entry (one reference) and a
+    /// `JoinHandle` (another).
     pub(crate) fn new() -> State {
         State {
-            val: AtomicUsize::new(QUEUED),
+            val: AtomicUsize::new(QUEUED | JOIN_INTEREST | (2 * REF_ONE)),
         }
     }
 
@@ -315,29 +350,92 @@ impl State {
         })
     }
 
-    /// The future finished (or was dropped on cancel) while `RUNNING`: the task
-    /// leaves its queue for good.
-    pub(crate) fn to_complete(&self) {
+    /// The output is stored (or the future dropped on cancel) while
+    /// `RUNNING`: swaps `RUNNING` for `COMPLETE`, leaving the queue for good.
+    /// Returns the state it replaced, so the caller knows whether a
+    /// `JoinHandle` will take the output and whether to wake it.
+    pub(crate) fn to_complete(&self) -> Snapshot {
         self.update(|cur| {
             debug_assert!(cur & RUNNING != 0, "to_complete from {:?}", Snapshot(cur));
             let next = (cur & !(RUNNING | QUEUED | NOTIFIED | DELAYED)) | COMPLETE;
-            (Some(next), ())
+            (Some(next), Snapshot(cur))
         })
     }
 
-    /// Shutdown: the runtime drops the future of a task that is not running,
-    /// wherever it is. Returns false if it was already complete.
+    /// Shutdown: marks the task cancelled and, if no worker is polling it,
+    /// takes `RUNNING` so that the caller drops its future (then completes it).
+    /// False if a worker holds it (it cancels at the end of its poll) or it is
+    /// already complete.
     pub(crate) fn to_shutdown(&self) -> bool {
         self.update(|cur| {
-            debug_assert!(cur & RUNNING == 0, "to_shutdown from {:?}", Snapshot(cur));
-            if cur & COMPLETE != 0 {
-                (None, false)
-            } else {
-                (
-                    Some((cur & !(QUEUED | NOTIFIED | DELAYED)) | COMPLETE | CANCELLED),
-                    true,
-                )
+            if cur & (COMPLETE | RUNNING) != 0 {
+                let next = if cur & COMPLETE != 0 {
+                    None
+                } else {
+                    Some(cur | CANCELLED)
+                };
+                return (next, false);
             }
+            let next = (cur & !(QUEUED | NOTIFIED | DELAYED)) | RUNNING | CANCELLED;
+            (Some(next), true)
+        })
+    }
+
+    /// Adds a reference (a waker clone, a message, a handle).
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.val.fetch_add(REF_ONE, Ordering::Relaxed);
+        if prev >> REF_SHIFT > (usize::MAX >> REF_SHIFT) / 2 {
+            // Like `Arc`: a count this high means leaked references.
+            std::process::abort();
+        }
+    }
+
+    /// Drops a reference; true if it was the last (free the task).
+    pub(crate) fn ref_dec(&self) -> bool {
+        let prev = self.val.fetch_sub(REF_ONE, AcqRel);
+        debug_assert!(prev >> REF_SHIFT >= 1, "task reference count underflow");
+        prev >> REF_SHIFT == 1
+    }
+
+    /// The `JoinHandle` publishes the waker it just wrote into the slot.
+    /// `Err` if the task completed first (the handle reads the output).
+    pub(crate) fn set_join_waker(&self) -> Result<(), Snapshot> {
+        self.update(|cur| {
+            debug_assert!(cur & (JOIN_INTEREST | JOIN_WAKER) == JOIN_INTEREST);
+            if cur & COMPLETE != 0 {
+                (None, Err(Snapshot(cur)))
+            } else {
+                (Some(cur | JOIN_WAKER), Ok(()))
+            }
+        })
+    }
+
+    /// The `JoinHandle` takes the slot back to replace its waker. `Err` if the
+    /// task completed first.
+    pub(crate) fn unset_join_waker(&self) -> Result<(), Snapshot> {
+        self.update(|cur| {
+            debug_assert!(cur & (JOIN_INTEREST | JOIN_WAKER) == JOIN_INTEREST | JOIN_WAKER);
+            if cur & COMPLETE != 0 {
+                (None, Err(Snapshot(cur)))
+            } else {
+                (Some(cur & !JOIN_WAKER), Ok(()))
+            }
+        })
+    }
+
+    /// The `JoinHandle` is dropped: clears `JOIN_INTEREST` (and before
+    /// completion `JOIN_WAKER`, giving the slot back to the handle). Returns
+    /// the state it replaced: if complete, the handle drops the output; if
+    /// not, and `JOIN_WAKER` was set, it drops the waker in the slot.
+    pub(crate) fn drop_join_interest(&self) -> Snapshot {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_INTEREST != 0);
+            let next = if cur & COMPLETE != 0 {
+                cur & !JOIN_INTEREST
+            } else {
+                cur & !(JOIN_INTEREST | JOIN_WAKER)
+            };
+            (Some(next), Snapshot(cur))
         })
     }
 }
@@ -460,16 +558,59 @@ mod tests {
     }
 
     #[test]
-    fn shutdown_completes_idle_and_delayed_tasks() {
-        let s = State::with(QUEUED | DELAYED | NOTIFIED);
+    fn shutdown_takes_idle_and_delayed_tasks_but_not_running_ones() {
+        // Idle (delayed, even woken): shutdown takes RUNNING to drop the future.
+        let s = State::with(QUEUED | DELAYED | NOTIFIED | JOIN_INTEREST | REF_ONE);
         assert!(s.to_shutdown());
         let now = s.load();
-        assert!(now.is_complete() && now.is_cancelled() && !now.is_queued());
+        assert!(now.is_running() && now.is_cancelled() && !now.is_queued());
         assert_eq!(
             s.wake(),
             WakeAction::None,
             "a wake after shutdown schedules nothing"
         );
+        let before = s.to_complete();
+        assert!(before.has_join_interest());
+        assert!(s.load().is_complete());
+        // Running elsewhere: only marked, the worker cancels after its poll.
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert!(!s.to_shutdown());
+        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Cancel);
+    }
+
+    #[test]
+    fn join_waker_protocol() {
+        let s = State::new();
+        assert_eq!(s.load().refs(), 2);
+        // The handle publishes a waker, then replaces it.
+        assert!(s.set_join_waker().is_ok());
+        assert!(s.load().has_join_waker());
+        assert!(s.unset_join_waker().is_ok());
+        assert!(s.set_join_waker().is_ok());
+        // Completion reports both bits, so the completer wakes the handle.
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        let before = s.to_complete();
+        assert!(before.has_join_interest() && before.has_join_waker());
+        // After completion the slot cannot be taken back.
+        assert!(s.unset_join_waker().is_err());
+        // Dropping the handle now: it saw COMPLETE, so it drops the output.
+        assert!(s.drop_join_interest().is_complete());
+        assert!(!s.load().has_join_interest());
+        assert!(!s.ref_dec() && s.ref_dec());
+    }
+
+    #[test]
+    fn handle_dropped_before_completion_takes_its_waker_back() {
+        let s = State::new();
+        assert!(s.set_join_waker().is_ok());
+        let before = s.drop_join_interest();
+        assert!(!before.is_complete() && before.has_join_waker());
+        let now = s.load();
+        assert!(!now.has_join_interest() && !now.has_join_waker());
+        // The completer then finds nobody to hand the output to.
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert!(!s.to_complete().has_join_interest());
     }
 }
 

@@ -207,3 +207,106 @@ impl Core {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sched::{EntityState, Params};
+    use crate::task::core::{Schedule, new_task};
+
+    struct Nowhere;
+
+    impl Schedule for Nowhere {
+        fn submit(&self, _: TaskRef) {}
+        fn rearm(&self, _: TaskRef) {}
+    }
+
+    fn spawn_into(core: &mut Core) -> TaskRef {
+        let (task, join) = new_task(
+            std::future::pending::<()>(),
+            Params::new(),
+            None,
+            Arc::new(Nowhere),
+        );
+        drop(join);
+        core.admit(task.clone());
+        task
+    }
+
+    fn lag_of(core: &Core, t: &TaskRef) -> (EntityState, i64) {
+        let info = core.queue.info(t.header().entity().unwrap()).unwrap();
+        (info.state, info.lag_ns)
+    }
+
+    #[test]
+    fn stealing_moves_runnable_tasks_with_their_lag() {
+        let mut a = Core::new(Config::new().run_to_parity(false), 0).unwrap();
+        let mut b = Core::new(Config::new(), 1).unwrap();
+        let tasks: Vec<TaskRef> = (0..4).map(|_| spawn_into(&mut a)).collect();
+        // One task runs 300 µs and stays running; the others are owed service.
+        let started = a.start_poll().expect("a task to run");
+        let running = started.task.clone();
+        a.queue.charge(Duration::from_micros(300)).unwrap();
+        let before: Vec<i64> = tasks
+            .iter()
+            .filter(|t| t.header().id != running.header().id)
+            .map(|t| lag_of(&a, t).1)
+            .collect();
+        assert!(
+            before.iter().all(|&l| l > 0),
+            "waiting tasks are owed service: {before:?}"
+        );
+        // B has a resident task, so lag has a reference there.
+        let _resident = spawn_into(&mut b);
+        let given = a.give(a.nr_runnable() / 2);
+        assert_eq!(given.len(), 2, "about half of the 4 runnable tasks");
+        // The first leaves with the lag observed above. (Removing a task that
+        // is owed service shifts the average, so the next leaves owed a little
+        // more: each carries its lag at departure.)
+        assert!(before.contains(&given[0].lag_ns()));
+        // Each arrives with the lag it left with, relative to B's average. A
+        // later arrival shifts B's average for everyone queued, so each is
+        // checked as it lands.
+        for migrant in given {
+            let task = migrant.payload().clone();
+            assert_ne!(
+                task.header().id,
+                running.header().id,
+                "the running task never moves"
+            );
+            let lag = migrant.lag_ns();
+            assert!(lag > 0, "a task owed service was given, not {lag}");
+            b.adopt(vec![migrant]);
+            assert_eq!(task.header().owner(), 1);
+            let (state, now) = lag_of(&b, &task);
+            assert_eq!(state, EntityState::Runnable);
+            assert!(
+                (now - lag).abs() <= 2,
+                "lag {now} after adoption, {lag} before"
+            );
+        }
+        assert_eq!(b.nr_runnable(), 3);
+        drop(started);
+    }
+
+    #[test]
+    fn delayed_tasks_are_never_given_away() {
+        let mut a = Core::new(Config::new(), 0).unwrap();
+        let _tasks: Vec<TaskRef> = (0..3).map(|_| spawn_into(&mut a)).collect();
+        // Run one task well past its fair share, then let it block: delayed.
+        let started = a.start_poll().unwrap();
+        let delayed = started.task.clone();
+        a.finish_poll(started, Poll::Pending, Duration::from_millis(5));
+        assert!(delayed.header().state.load().is_delayed());
+        let given = a.give(10);
+        assert_eq!(given.len(), 2);
+        assert!(
+            given
+                .iter()
+                .all(|m| m.payload().header().id != delayed.header().id)
+        );
+    }
+}

@@ -8,70 +8,29 @@
 //!
 //! - three CPU-bound tasks at nice 0, 3 and 6, each working 50 µs between
 //!   `yield_now`s (tokio has no nice levels, so there they are equals);
-//! - one interactive task with a 100 µs slice, woken every millisecond by a
-//!   plain thread, doing 20 µs of work per wake.
+//! - one interactive task with a 100 µs slice, woken every millisecond by the
+//!   runtime's `time::interval` (tokio's on the tokio side), doing 20 µs of
+//!   work per tick.
 //!
 //! It prints each CPU-bound task's share of their combined run time against
-//! the share its weight asks for, and the interactive task's wake-to-poll
-//! latency percentiles. Figures, not adjectives.
+//! the share its weight asks for, and the interactive task's latency from each
+//! tick's deadline to its poll. Figures, not adjectives.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 const NICES: [i8; 3] = [0, 3, 6];
 const WEIGHTS: [f64; 3] = [1024.0, 526.0, 272.0];
 const STEP: Duration = Duration::from_micros(50);
-const WAKE_WORK: Duration = Duration::from_micros(20);
-const WAKE_EVERY: Duration = Duration::from_millis(1);
+const TICK_WORK: Duration = Duration::from_micros(20);
+const TICK_EVERY: Duration = Duration::from_millis(1);
 
 fn spin(d: Duration) {
     let start = Instant::now();
     while start.elapsed() < d {
         std::hint::spin_loop();
-    }
-}
-
-/// Rung from a plain thread; awaiting it yields the instant it was rung.
-#[derive(Default)]
-struct Doorbell {
-    inner: Mutex<(Option<Instant>, Option<Waker>)>,
-}
-
-impl Doorbell {
-    fn ring(&self) {
-        let waker = {
-            let mut inner = self.inner.lock().unwrap();
-            inner.0.get_or_insert_with(Instant::now);
-            inner.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    fn wait(self: &Arc<Self>) -> Ring {
-        Ring(self.clone())
-    }
-}
-
-struct Ring(Arc<Doorbell>);
-
-impl Future for Ring {
-    type Output = Instant;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
-        let mut inner = self.0.inner.lock().unwrap();
-        match inner.0.take() {
-            Some(at) => Poll::Ready(at),
-            None => {
-                inner.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
     }
 }
 
@@ -95,23 +54,10 @@ async fn burn<Y: Future<Output = ()>>(
     }
 }
 
-/// The interactive loop: records wake-to-poll latency, works a little.
-async fn interact(until: Instant, bell: Arc<Doorbell>, latencies: Arc<Mutex<Vec<Duration>>>) {
-    while Instant::now() < until {
-        let rung = bell.wait().await;
-        latencies.lock().unwrap().push(rung.elapsed());
-        spin(WAKE_WORK);
-    }
-}
-
-/// Rings the doorbell every millisecond until told to stop.
-fn ringer(bell: Arc<Doorbell>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(WAKE_EVERY);
-            bell.ring();
-        }
-    })
+/// Records how late a tick was polled, then works a little.
+fn on_tick(deadline: Instant, latencies: &Mutex<Vec<Duration>>) {
+    latencies.lock().unwrap().push(deadline.elapsed());
+    spin(TICK_WORK);
 }
 
 fn run_ours(secs: f64) -> Outcome {
@@ -121,9 +67,6 @@ fn run_ours(secs: f64) -> Outcome {
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let busy: [Arc<AtomicU64>; 3] = Default::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    let bell = Arc::new(Doorbell::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let ring = ringer(bell.clone(), stop.clone());
     rt.block_on(async {
         let mut tasks = Vec::new();
         for (nice, busy) in NICES.iter().zip(&busy) {
@@ -135,17 +78,21 @@ fn run_ours(secs: f64) -> Outcome {
                     .expect("spawn"),
             );
         }
+        let lat = latencies.clone();
         let interactive = runtime::task::Builder::new()
             .slice(Duration::from_micros(100))
-            .spawn(interact(until, bell.clone(), latencies.clone()))
+            .spawn(async move {
+                let mut every = runtime::time::interval(TICK_EVERY);
+                while Instant::now() < until {
+                    on_tick(every.tick().await, &lat);
+                }
+            })
             .expect("spawn");
         for t in tasks {
             t.await.expect("task");
         }
         interactive.await.expect("task");
     });
-    stop.store(true, Ordering::Relaxed);
-    ring.join().unwrap();
     let latencies = std::mem::take(&mut *latencies.lock().unwrap());
     Outcome {
         busy: busy.map(|b| b.load(Ordering::Relaxed)),
@@ -155,14 +102,12 @@ fn run_ours(secs: f64) -> Outcome {
 
 fn run_tokio(secs: f64) -> Outcome {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("tokio");
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let busy: [Arc<AtomicU64>; 3] = Default::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    let bell = Arc::new(Doorbell::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let ring = ringer(bell.clone(), stop.clone());
     rt.block_on(async {
         let mut tasks = Vec::new();
         for busy in &busy {
@@ -172,14 +117,18 @@ fn run_tokio(secs: f64) -> Outcome {
                 tokio::task::yield_now,
             )));
         }
-        let interactive = tokio::spawn(interact(until, bell.clone(), latencies.clone()));
+        let lat = latencies.clone();
+        let interactive = tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK_EVERY);
+            while Instant::now() < until {
+                on_tick(every.tick().await.into_std(), &lat);
+            }
+        });
         for t in tasks {
             t.await.expect("task");
         }
         interactive.await.expect("task");
     });
-    stop.store(true, Ordering::Relaxed);
-    ring.join().unwrap();
     let latencies = std::mem::take(&mut *latencies.lock().unwrap());
     Outcome {
         busy: busy.map(|b| b.load(Ordering::Relaxed)),
@@ -206,7 +155,7 @@ fn main() {
         },
     };
     println!("{secs} s per runtime, one worker thread each; CPU-bound tasks work 50 us per poll,");
-    println!("the interactive task (slice 100 us) is woken every 1 ms by a plain thread.\n");
+    println!("the interactive task (slice 100 us) ticks every 1 ms on the runtime's interval.\n");
     let ours = run_ours(secs);
     let theirs = run_tokio(secs);
 
@@ -236,7 +185,7 @@ fn main() {
     l_tokio.sort();
     println!(
         "{:<26} {:>10} {:>10}",
-        "interactive wake-to-poll", "runtime", "tokio"
+        "interactive tick-to-poll", "runtime", "tokio"
     );
     for (label, p) in [("p50", 50), ("p99", 99)] {
         println!(
@@ -248,7 +197,7 @@ fn main() {
     }
     println!(
         "{:<26} {:>10} {:>10}",
-        "wakes served",
+        "ticks served",
         l_ours.len(),
         l_tokio.len()
     );

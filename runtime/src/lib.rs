@@ -27,6 +27,7 @@
 
 pub mod sched;
 pub mod task;
+pub mod time;
 
 mod loom;
 mod rt;

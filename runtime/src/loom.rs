@@ -37,13 +37,19 @@ pub(crate) mod sync {
 #[cfg(not(loom))]
 #[allow(unused_imports)]
 pub(crate) mod thread {
-    pub(crate) use std::thread::{Thread, current, park};
+    pub(crate) use std::thread::{Thread, current, park, park_timeout};
 }
 
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) mod thread {
     pub(crate) use loom::thread::{Thread, current, park};
+
+    /// loom has no time: a timed park is a park (the models never rely on
+    /// the timeout firing).
+    pub(crate) fn park_timeout(_: std::time::Duration) {
+        park();
+    }
 }
 
 /// `UnsafeCell` with loom's closure-based access, so cell accesses are checked

@@ -2,15 +2,19 @@
 //! `block_on`. Tasks' wakes land in the one inbox, which unparks that thread;
 //! other threads in `block_on` wait to be handed the core.
 
+use std::sync::Arc;
+
 use super::core::Core;
 use super::inbox::{Inbox, Message};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread::{self, Thread};
 use crate::task::core::{Schedule, TaskRef};
+use crate::time::driver::Driver;
 
 /// What every task (and handle) of a current-thread runtime can reach.
 pub(crate) struct Shared {
     pub(crate) inbox: Inbox,
+    pub(crate) driver: Arc<Driver>,
     /// The core, while no thread is driving it.
     core: Mutex<Option<Box<Core>>>,
     /// Threads in `block_on` waiting for the core.
@@ -22,12 +26,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(core: Core) -> Shared {
-        Shared {
-            inbox: Inbox::new(),
-            core: Mutex::new(Some(Box::new(core))),
-            waiters: Mutex::new(Vec::new()),
-        }
+    pub(crate) fn new(core: Core) -> Arc<Shared> {
+        Arc::new_cyclic(|me: &std::sync::Weak<Shared>| {
+            let me = me.clone();
+            Shared {
+                inbox: Inbox::new(),
+                driver: Arc::new(Driver::new(Box::new(move || {
+                    if let Some(shared) = me.upgrade() {
+                        shared.inbox.unpark();
+                    }
+                }))),
+                core: Mutex::new(Some(Box::new(core))),
+                waiters: Mutex::new(Vec::new()),
+            }
+        })
     }
 
     /// Takes the core to drive it, or registers the calling thread to be

@@ -241,11 +241,18 @@ impl Inbox {
     /// The owner parks, unless a message is waiting or `idle` says there is
     /// work after all (checked after announcing the park, so that anything
     /// published before a pusher read `parked` is seen here).
-    pub(crate) fn park(&self, idle: impl FnOnce() -> bool) {
+    ///
+    /// With a `timeout` (the next timer's deadline) it sleeps at most that
+    /// long.
+    pub(crate) fn park(&self, idle: impl FnOnce() -> bool, timeout: Option<std::time::Duration>) {
         self.parked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if !self.has_messages() && idle() {
-            thread::park();
+            match timeout {
+                None => thread::park(),
+                Some(t) if !t.is_zero() => thread::park_timeout(t),
+                Some(_) => {}
+            }
         }
         self.parked.store(false, Ordering::Relaxed);
     }
@@ -294,7 +301,7 @@ mod loom_tests {
             };
             let mut got = inbox.take();
             while got.is_empty() {
-                inbox.park(|| true);
+                inbox.park(|| true, None);
                 got = inbox.take();
             }
             assert_eq!(got.len(), 1);

@@ -186,7 +186,7 @@ impl Builder {
             .delayed_dequeue(self.delayed_dequeue);
         if !self.multi_thread {
             let core = Core::new(config, 0).map_err(|e| invalid("base_slice", e.to_string()))?;
-            let shared = Arc::new(current_thread::Shared::new(core));
+            let shared = current_thread::Shared::new(core);
             return Ok(Runtime {
                 handle: Handle {
                     scheduler: Scheduler::Current(shared),
@@ -208,7 +208,7 @@ impl Builder {
             .map(|i| Core::new(config, i))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("base_slice", e.to_string()))?;
-        let shared = Arc::new(multi_thread::Shared::new(cores));
+        let shared = multi_thread::Shared::new(cores);
         let handle = Handle {
             scheduler: Scheduler::Multi(shared.clone()),
         };
@@ -573,10 +573,22 @@ impl Handle {
                 }
                 continue;
             };
+            shared.driver.fire_due();
             core.drain(&shared.inbox);
             if !core.run_one() {
-                shared.inbox.park(|| !main.woken.load(Ordering::Acquire));
+                let timeout = shared.driver.park_timeout();
+                shared
+                    .inbox
+                    .park(|| !main.woken.load(Ordering::Acquire), timeout);
             }
+        }
+    }
+
+    /// The runtime's timer driver.
+    pub(crate) fn driver(&self) -> Arc<crate::time::driver::Driver> {
+        match &self.scheduler {
+            Scheduler::Current(shared) => shared.driver.clone(),
+            Scheduler::Multi(shared) => shared.driver.clone(),
         }
     }
 

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread;
 use crate::task::core::{Schedule, TaskRef};
+use crate::time::driver::Driver;
 
 struct Worker {
     inbox: Inbox,
@@ -45,6 +46,7 @@ struct Worker {
 /// What every task of a multi-thread runtime can reach.
 pub(crate) struct Shared {
     workers: Box<[Worker]>,
+    pub(crate) driver: Arc<Driver>,
     /// Round-robin cursor for spawns.
     next: AtomicUsize,
     shutdown: AtomicBool,
@@ -55,8 +57,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(cores: Vec<Core>) -> Shared {
+    pub(crate) fn new(cores: Vec<Core>) -> Arc<Shared> {
+        Arc::new_cyclic(|me: &std::sync::Weak<Shared>| {
+            let me = me.clone();
+            Shared::with_driver(
+                cores,
+                Arc::new(Driver::new(Box::new(move || {
+                    if let Some(shared) = me.upgrade() {
+                        shared.notify_idle(usize::MAX);
+                    }
+                }))),
+            )
+        })
+    }
+
+    fn with_driver(cores: Vec<Core>, driver: Arc<Driver>) -> Shared {
         Shared {
+            driver,
             workers: cores
                 .into_iter()
                 .map(|core| Worker {
@@ -202,6 +219,7 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             me.inbox.set_owner(None);
             return;
         }
+        shared.driver.fire_due();
         let started = {
             let mut core = lock(&me.core);
             core.drain(&me.inbox);
@@ -226,14 +244,18 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
         if shared.steal_into(index) {
             continue;
         }
-        me.inbox.park(|| {
-            let work = shared.shutdown.load(Ordering::SeqCst)
-                || lock(&me.core).nr_queued() > 0
-                || shared
-                    .workers
-                    .iter()
-                    .any(|w| w.inbox.has_spawns() || w.runnable.load(Ordering::Relaxed) > 1);
-            !work
-        });
+        let timeout = shared.driver.park_timeout();
+        me.inbox.park(
+            || {
+                let work = shared.shutdown.load(Ordering::SeqCst)
+                    || lock(&me.core).nr_queued() > 0
+                    || shared
+                        .workers
+                        .iter()
+                        .any(|w| w.inbox.has_spawns() || w.runnable.load(Ordering::Relaxed) > 1);
+                !work
+            },
+            timeout,
+        );
     }
 }

@@ -1,0 +1,277 @@
+//! `runtime::time` through the real runtime: sleeps never complete early,
+//! timeouts, interval spacing and missed-tick behaviors, cancellation by drop,
+//! sleeps spread over workers, and a million concurrent sleeps.
+//!
+//! Lateness (how long after its deadline a sleeper is polled) is a benchmark
+//! figure, not asserted here; only "never early" and "eventually" are.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use runtime::time::{self, Instant, MissedTickBehavior};
+
+fn runtimes() -> Vec<(&'static str, runtime::Runtime)> {
+    vec![
+        (
+            "current_thread",
+            runtime::Builder::new_current_thread().build().unwrap(),
+        ),
+        (
+            "multi_thread(2)",
+            runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn sleeps_never_complete_early() {
+    for (flavor, rt) in runtimes() {
+        let early = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let handles: Vec<_> = (0..200u64)
+                .map(|i| {
+                    let early = early.clone();
+                    runtime::spawn(async move {
+                        // Sub-millisecond and multi-millisecond deadlines.
+                        let d = Duration::from_micros(137 * (i % 40) + 50);
+                        let deadline = Instant::now() + d;
+                        time::sleep_until(deadline).await;
+                        if Instant::now() < deadline {
+                            early.fetch_add(1, Ordering::SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
+        assert_eq!(
+            early.load(Ordering::SeqCst),
+            0,
+            "{flavor}: sleeps completed early"
+        );
+    }
+}
+
+#[test]
+fn zero_past_and_huge_durations() {
+    for (flavor, rt) in runtimes() {
+        rt.block_on(async {
+            time::sleep(Duration::ZERO).await;
+            time::sleep_until(Instant::now() - Duration::from_secs(1)).await;
+            // Too large for the clock: "never", not a panic.
+            let never = time::timeout(Duration::from_millis(5), time::sleep(Duration::MAX)).await;
+            assert!(never.is_err(), "{flavor}");
+        });
+    }
+}
+
+#[test]
+fn timeout_gives_the_value_or_elapsed() {
+    for (flavor, rt) in runtimes() {
+        rt.block_on(async {
+            let start = Instant::now();
+            let r = time::timeout(Duration::from_millis(20), std::future::pending::<()>()).await;
+            assert!(r.is_err(), "{flavor}");
+            assert!(
+                start.elapsed() >= Duration::from_millis(20),
+                "{flavor}: elapsed early"
+            );
+            let r = time::timeout(Duration::from_secs(10), async {
+                time::sleep(Duration::from_millis(2)).await;
+                5
+            })
+            .await;
+            assert_eq!(r, Ok(5), "{flavor}");
+            // The inner future is polled first: ready beats a zero timeout.
+            assert_eq!(time::timeout(Duration::ZERO, async { 6 }).await, Ok(6));
+        });
+    }
+}
+
+#[test]
+fn interval_ticks_are_exactly_one_period_apart() {
+    for (flavor, rt) in runtimes() {
+        rt.block_on(async {
+            let period = Duration::from_millis(3);
+            let start = Instant::now();
+            let mut every = time::interval(period);
+            let first = every.tick().await;
+            assert!(
+                first.duration_since(start) < Duration::from_millis(1),
+                "{flavor}: first tick is immediate"
+            );
+            let mut prev = first;
+            for _ in 0..10 {
+                let t = every.tick().await;
+                assert_eq!(t - prev, period, "{flavor}");
+                assert!(Instant::now() >= t, "{flavor}: tick before its instant");
+                prev = t;
+            }
+        });
+    }
+}
+
+/// Ticks once, stalls the thread for `stall`, then returns the next three
+/// tick instants and the instant the stall ended.
+async fn after_a_stall(
+    behavior: MissedTickBehavior,
+    period: Duration,
+    stall: Duration,
+) -> (Instant, Instant, Vec<Instant>) {
+    let mut every = time::interval(period);
+    every.set_missed_tick_behavior(behavior);
+    let first = every.tick().await;
+    std::thread::sleep(stall);
+    let resumed = Instant::now();
+    let mut ticks = Vec::new();
+    for _ in 0..3 {
+        ticks.push(every.tick().await);
+    }
+    (first, resumed, ticks)
+}
+
+#[test]
+fn missed_tick_behaviors() {
+    let rt = runtime::Builder::new_current_thread().build().unwrap();
+    let period = Duration::from_millis(10);
+    let stall = Duration::from_millis(35);
+    rt.block_on(async {
+        // Burst: the missed ticks fire back to back, on the original schedule.
+        let (first, _, ticks) = after_a_stall(MissedTickBehavior::Burst, period, stall).await;
+        assert_eq!(
+            ticks,
+            [first + period, first + 2 * period, first + 3 * period]
+        );
+        // Delay: one missed tick fires, then the schedule restarts from then.
+        let (first, resumed, ticks) = after_a_stall(MissedTickBehavior::Delay, period, stall).await;
+        assert_eq!(ticks[0], first + period);
+        assert!(
+            ticks[1] >= resumed + period,
+            "delay restarts from the late tick"
+        );
+        assert_eq!(ticks[2] - ticks[1], period);
+        // Skip: one missed tick fires, then the next on the original grid that
+        // is still in the future.
+        let (first, resumed, ticks) = after_a_stall(MissedTickBehavior::Skip, period, stall).await;
+        assert_eq!(ticks[0], first + period);
+        assert!(ticks[1] > resumed, "skip jumps to the future");
+        assert_eq!(
+            (ticks[1] - first).as_nanos() % period.as_nanos(),
+            0,
+            "skip stays on the grid"
+        );
+        assert_eq!(ticks[2] - ticks[1], period);
+    });
+}
+
+/// Polls its sleep once (registering the timer), then completes.
+struct PollOnce(Pin<Box<time::Sleep>>);
+
+impl Future for PollOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let _ = self.0.as_mut().poll(cx);
+        Poll::Ready(())
+    }
+}
+
+#[test]
+fn dropping_a_sleep_cancels_its_timer() {
+    // Each task registers a 1-hour timer and drops it at once. If drops left
+    // their timers behind, the runtime would hold 100k dead entries; here we
+    // check the observable part: nothing wakes the tasks later, and shutting
+    // down is immediate.
+    let rt = runtime::Builder::new_current_thread().build().unwrap();
+    let polls = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        for _ in 0..100_000 {
+            PollOnce(Box::pin(time::sleep(Duration::from_secs(3600)))).await;
+        }
+        let polls = polls.clone();
+        // A task woken only by a cancelled timer would be polled again.
+        runtime::spawn(async move {
+            let mut s = Box::pin(time::sleep(Duration::from_millis(1)));
+            std::future::poll_fn(|cx| {
+                polls.fetch_add(1, Ordering::SeqCst);
+                let _ = s.as_mut().poll(cx);
+                s = Box::pin(time::sleep(Duration::from_secs(3600)));
+                let _ = s.as_mut().poll(cx);
+                Poll::<()>::Pending
+            })
+            .await;
+        });
+        time::sleep(Duration::from_millis(20)).await;
+    });
+    assert_eq!(
+        polls.load(Ordering::SeqCst),
+        1,
+        "a cancelled timer woke its task"
+    );
+    let start = Instant::now();
+    drop(rt);
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sleeps_spread_over_several_workers() {
+    let rt = runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let threads = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    rt.block_on(async {
+        let handles: Vec<_> = (0..400u64)
+            .map(|i| {
+                let threads = threads.clone();
+                runtime::spawn(async move {
+                    for _ in 0..5 {
+                        time::sleep(Duration::from_millis(1 + i % 7)).await;
+                        threads.lock().unwrap().insert(std::thread::current().id());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(
+        threads.lock().unwrap().len(),
+        2,
+        "sleepers woke on both workers"
+    );
+}
+
+#[test]
+fn a_million_short_sleeps_complete() {
+    let rt = runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        let handles: Vec<_> = (0..1_000_000u64)
+            .map(|i| {
+                let done = done.clone();
+                runtime::spawn(async move {
+                    time::sleep(Duration::from_millis(1 + i % 50)).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(done.load(Ordering::Relaxed), 1_000_000);
+}

@@ -2,14 +2,15 @@
 //!
 //! # Structure
 //!
-//! Time is counted in ticks (the driver uses milliseconds). The wheel has
-//! [`LEVELS`] levels of [`SLOTS`] slots each; a slot at level `k` covers
+//! Time is counted in ticks of whatever length the driver picks. The wheel
+//! has [`LEVELS`] levels of [`SLOTS`] slots each; a slot at level `k` covers
 //! `64^k` consecutive ticks, so level 0 resolves single ticks and the top
-//! level spans `64^6 = 2^36` ticks (about two years of milliseconds). A timer
-//! lives in exactly one slot: the one at the lowest level whose slot covers its
-//! deadline while the deadline still lies in the same level `k + 1` slot as
-//! `elapsed` (where the wheel has been advanced to). Equivalently, the level is
-//! the highest group of six bits in which the deadline and `elapsed` differ.
+//! level spans `64^6 = 2^36` ticks (about 19 hours of microseconds, or two
+//! years of milliseconds). A timer lives in exactly one slot: the one at the
+//! lowest level `k` whose slot covers its deadline while the deadline still
+//! lies in the same level `k + 1` slot as `elapsed` (the tick the wheel has
+//! been advanced to). Equivalently, `k` is the highest group of six bits in
+//! which the deadline and `elapsed` differ.
 //!
 //! Timers themselves sit in a slab: a `Vec` of entries reused through an
 //! intrusive free list, each with a generation counter that is bumped every
@@ -28,8 +29,10 @@
 //! slots reached + timers in them): it never walks ticks or empty slots, so a
 //! jump of any size costs only for the timers it reaches. Each timer is looked
 //! at once per `advance` that reaches its slot: it either fires or is
-//! re-inserted relative to the new `elapsed`, normally one level lower; a timer
-//! due in `d` ticks is re-inserted at most six times on its way down.
+//! re-inserted relative to the new `elapsed`, at a lower level (the new
+//! `elapsed` lies in the slot it left), so it moves down at most five times.
+//! A timer beyond the wheel's range is also re-inserted once per turn of the
+//! top level (`2^36` ticks) until it comes within range.
 //!
 //! # Why the lowest occupied level holds the earliest slot
 //!
@@ -100,7 +103,7 @@ struct Timer<T> {
     deadline: u64,
     level: u8,
     slot: u8,
-    /// Index in `Wheel::slots[level][slot]`.
+    /// Index in the `Vec` of slot (`level`, `slot`).
     pos: u32,
 }
 
@@ -468,7 +471,7 @@ mod tests {
     fn far_future_beyond_range() {
         let mut w = Wheel::new();
         let range = 1u64 << RANGE_BITS;
-        let deadlines = [range - 1, range, range + 12_345, 1 << 40, 5 * range + 7];
+        let deadlines = [range - 1, range, range + 12_345, 5 * range + 7, 1 << 40];
         for (i, &d) in deadlines.iter().enumerate() {
             w.insert(d, i).unwrap();
         }
@@ -538,6 +541,11 @@ mod tests {
         assert!(fire(&mut w, u64::MAX - 100).is_empty());
         w.insert(u64::MAX, 1).unwrap();
         w.insert(u64::MAX - 1, 0).unwrap();
+        // Both are filed at level 1, whose slot starts earlier.
+        let next = w.next_expiration().unwrap();
+        assert!(next > u64::MAX - 100 && next < u64::MAX, "{next}");
+        assert!(fire(&mut w, u64::MAX - 2).is_empty());
+        // Now both are at level 0, exact.
         assert_eq!(w.next_expiration(), Some(u64::MAX - 1));
         assert_eq!(fire(&mut w, u64::MAX - 1), [0]);
         assert_eq!(w.next_expiration(), Some(u64::MAX));
@@ -613,7 +621,7 @@ mod tests {
             300_000,
             1 << 30,
             (1 << 36) + 5,
-            1 << 50,
+            1 << 44,
             u64::MAX,
         ];
         for (i, &d) in deadlines.iter().enumerate().rev() {
@@ -622,8 +630,11 @@ mod tests {
             assert!(w.next_expiration().unwrap() <= earliest);
         }
         assert_eq!(w.next_expiration(), Some(3), "exact at level 0");
+        // Follow next_expiration as the driver does, up to the last timer
+        // (reaching "never" that way would take 2^28 turns of the top level).
         let mut seen = Vec::new();
-        while let Some(next) = w.next_expiration() {
+        while seen.len() < deadlines.len() - 1 {
+            let next = w.next_expiration().unwrap();
             let earliest = deadlines[seen.len()];
             assert!(
                 next > w.elapsed() && next <= earliest,
@@ -631,7 +642,10 @@ mod tests {
             );
             seen.extend(fire(&mut w, next));
         }
+        assert!(w.next_expiration().unwrap() > w.elapsed());
+        seen.extend(fire(&mut w, u64::MAX));
         assert_eq!(seen, (0..deadlines.len()).collect::<Vec<_>>());
+        assert_eq!(w.next_expiration(), None);
     }
 
     #[test]
@@ -645,7 +659,8 @@ mod tests {
         fired.sort();
         assert_eq!(fired, (1..=2_500).collect::<Vec<_>>());
         assert_eq!(w.len(), 2_500);
-        assert_eq!(w.next_expiration(), Some(2_501 * 997));
+        let next = w.next_expiration().unwrap();
+        assert!(next > now && next <= 2_501 * 997, "{next}");
         assert_eq!(w.elapsed(), now);
     }
 

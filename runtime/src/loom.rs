@@ -13,7 +13,7 @@
 #[cfg(not(loom))]
 #[allow(unused_imports)]
 pub(crate) mod sync {
-    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
@@ -25,7 +25,7 @@ pub(crate) mod sync {
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) mod sync {
-    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{

@@ -1,5 +1,6 @@
 //! The runtime: [`Builder`], [`Runtime`], [`Handle`] and [`spawn`].
 
+mod blocking;
 pub(crate) mod context;
 mod core;
 mod current_thread;
@@ -51,6 +52,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
     multi_thread: bool,
     worker_threads: Option<usize>,
     thread_name: String,
@@ -69,6 +72,8 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         let defaults = sched::Config::new();
         Builder {
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
             multi_thread: false,
             worker_threads: None,
             thread_name: "runtime-worker".to_owned(),
@@ -105,6 +110,37 @@ impl Builder {
     /// ```
     pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
         self.worker_threads = Some(n);
+        self
+    }
+
+    /// The most threads the blocking pool (see
+    /// [`spawn_blocking`](crate::task::spawn_blocking)) starts; more jobs
+    /// than that wait their turn. Default 512; zero is refused by
+    /// [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().max_blocking_threads(4).build()?;
+    /// let err = runtime::Builder::new_current_thread().max_blocking_threads(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("max_blocking_threads"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for a job before exiting
+    /// (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .thread_keep_alive(Duration::from_millis(100))
+    ///     .build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
+        self.thread_keep_alive = keep_alive;
         self
     }
 
@@ -184,12 +220,28 @@ impl Builder {
         let config = sched::Config::new()
             .base_slice(self.base_slice)
             .delayed_dequeue(self.delayed_dequeue);
+        if self.max_blocking_threads == 0 {
+            return Err(invalid(
+                "max_blocking_threads",
+                "0 blocking threads requested: expected at least 1".to_owned(),
+            ));
+        }
+        let pool = blocking::Pool::new(
+            self.max_blocking_threads,
+            self.thread_keep_alive,
+            format!("{}-blocking", self.thread_name),
+        );
+        let blocking = Blocking {
+            scheduler: Arc::new(blocking::PoolScheduler(pool.clone())),
+            pool,
+        };
         if !self.multi_thread {
             let core = Core::new(config, 0).map_err(|e| invalid("base_slice", e.to_string()))?;
             let shared = current_thread::Shared::new(core);
             return Ok(Runtime {
                 handle: Handle {
                     scheduler: Scheduler::Current(shared),
+                    blocking,
                 },
                 flavor: Flavor::Current,
             });
@@ -211,6 +263,7 @@ impl Builder {
         let shared = multi_thread::Shared::new(cores);
         let handle = Handle {
             scheduler: Scheduler::Multi(shared.clone()),
+            blocking,
         };
         let mut threads = Vec::with_capacity(n);
         for i in 0..n {
@@ -368,6 +421,23 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Runs a blocking closure on the blocking pool; see
+    /// [`spawn_blocking`](crate::task::spawn_blocking).
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let h = rt.spawn_blocking(|| 2 + 2);
+    /// assert_eq!(rt.block_on(h).unwrap(), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
     /// A handle to this runtime, to spawn onto it from elsewhere.
     ///
     /// ```
@@ -416,6 +486,7 @@ impl Runtime {
     fn shutdown(&mut self, timeout: Option<Duration>) {
         // Tasks may spawn or use the runtime while their futures drop.
         let _context = context::enter(self.handle.clone());
+        self.handle.blocking.pool.shutdown(timeout);
         match &self.flavor {
             Flavor::Current => {
                 if let Scheduler::Current(shared) = &self.handle.scheduler {
@@ -467,6 +538,13 @@ impl Drop for Runtime {
 #[derive(Clone)]
 pub struct Handle {
     scheduler: Scheduler,
+    blocking: Blocking,
+}
+
+#[derive(Clone)]
+struct Blocking {
+    pool: Arc<blocking::Pool>,
+    scheduler: Arc<dyn Schedule>,
 }
 
 #[derive(Clone)]
@@ -582,6 +660,26 @@ impl Handle {
                     .park(|| !main.woken.load(Ordering::Acquire), timeout);
             }
         }
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool; see
+    /// [`spawn_blocking`](crate::task::spawn_blocking).
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let h = rt.handle().spawn_blocking(|| "read");
+    /// assert_eq!(rt.block_on(h).unwrap(), "read");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let job = blocking::BlockingTask(Some(f));
+        let (task, join) = new_task(job, Params::new(), None, self.blocking.scheduler.clone());
+        self.blocking.scheduler.submit(task);
+        join
     }
 
     /// The runtime's timer driver.

@@ -37,3 +37,38 @@ pub use resched::{cond_resched, need_resched, set_nice};
 pub use yield_now::yield_now;
 
 pub use crate::rt::spawn;
+
+/// Runs a closure that blocks (file I/O, a long computation, a synchronous
+/// library) on the runtime's blocking pool, a set of threads apart from the
+/// workers, so the scheduler's tasks keep running. The pool starts up to
+/// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)
+/// threads (default 512); more jobs wait their turn. A panic in the closure
+/// becomes a [`JoinError`]. At shutdown, jobs not yet started are cancelled
+/// and running ones are waited for (up to the shutdown timeout).
+///
+/// # Panics
+///
+/// Outside a runtime; use [`Runtime::spawn_blocking`](crate::Runtime::spawn_blocking)
+/// or [`Handle::spawn_blocking`](crate::Handle::spawn_blocking) there.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Builder::new_current_thread().build()?;
+/// let sum = rt.block_on(async {
+///     runtime::task::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap()
+/// });
+/// assert_eq!(sum, 5050);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match crate::Handle::try_current() {
+        Ok(handle) => handle.spawn_blocking(f),
+        Err(e) => panic!("runtime::task::spawn_blocking {e}"),
+    }
+}

@@ -1,0 +1,146 @@
+//! The blocking pool: results, panics, the thread limit, and shutdown.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use runtime::task::spawn_blocking;
+
+fn runtimes() -> Vec<(&'static str, runtime::Runtime)> {
+    vec![
+        (
+            "current_thread",
+            runtime::Builder::new_current_thread().build().unwrap(),
+        ),
+        (
+            "multi_thread(2)",
+            runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn results_and_panics() {
+    for (flavor, rt) in runtimes() {
+        rt.block_on(async {
+            assert_eq!(spawn_blocking(|| 6 * 7).await.unwrap(), 42, "{flavor}");
+            let err = spawn_blocking(|| -> u8 { panic!("blocking boom") })
+                .await
+                .unwrap_err();
+            assert!(err.is_panic(), "{flavor}");
+            assert_eq!(
+                *err.into_panic().downcast::<&str>().unwrap(),
+                "blocking boom"
+            );
+            // The pool survives a panic.
+            assert_eq!(spawn_blocking(|| 1).await.unwrap(), 1, "{flavor}");
+        });
+    }
+}
+
+#[test]
+fn blocking_work_does_not_stall_tasks() {
+    // A job blocking for 200 ms leaves the single worker free for tasks.
+    let rt = runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let slow = spawn_blocking(|| std::thread::sleep(Duration::from_millis(200)));
+        let start = Instant::now();
+        runtime::spawn(async {}).await.unwrap();
+        assert!(
+            start.elapsed() < Duration::from_millis(150),
+            "a task waited for blocking work"
+        );
+        slow.await.unwrap();
+    });
+}
+
+#[test]
+fn jobs_beyond_the_thread_limit_wait_their_turn() {
+    let rt = runtime::Builder::new_current_thread()
+        .max_blocking_threads(2)
+        .build()
+        .unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                spawn_blocking(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap();
+        }
+    });
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "exactly the limit ran at once"
+    );
+}
+
+#[test]
+fn shutdown_cancels_queued_jobs_and_waits_for_running_ones() {
+    let rt = runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let started = Arc::new(Barrier::new(2));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let running = {
+        let (started, finished) = (started.clone(), finished.clone());
+        rt.spawn_blocking(move || {
+            started.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            finished.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    started.wait();
+    // The only thread is busy: this one is queued, not started.
+    let queued = {
+        let finished = finished.clone();
+        rt.spawn_blocking(move || {
+            finished.fetch_add(10, Ordering::SeqCst);
+        })
+    };
+    drop(rt);
+    // Dropping waited for the running job and cancelled the queued one.
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+    assert!(running.is_finished() && queued.is_finished());
+    let rt2 = runtime::Builder::new_current_thread().build().unwrap();
+    assert!(rt2.block_on(running).is_ok());
+    assert!(rt2.block_on(queued).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn shutdown_timeout_does_not_wait_forever() {
+    let rt = runtime::Builder::new_current_thread().build().unwrap();
+    let started = Arc::new(Barrier::new(2));
+    {
+        let started = started.clone();
+        rt.spawn_blocking(move || {
+            started.wait();
+            std::thread::sleep(Duration::from_secs(2));
+        });
+    }
+    started.wait();
+    let start = Instant::now();
+    rt.shutdown_timeout(Duration::from_millis(50));
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "waited {:?}",
+        start.elapsed()
+    );
+}

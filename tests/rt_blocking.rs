@@ -5,22 +5,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use runtime::task::spawn_blocking;
-
-fn runtimes() -> Vec<(&'static str, runtime::Runtime)> {
-    vec![
-        (
-            "current_thread",
-            runtime::Builder::new_current_thread().build().unwrap(),
-        ),
-        (
-            "multi_thread(2)",
-            runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        ),
-    ]
-}
+use tests::two_runtimes as runtimes;
 
 #[test]
 fn results_and_panics() {

@@ -43,43 +43,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use runtime::task::{AbortHandle, JoinError, JoinHandle, yield_now};
-use runtime::{Builder, Handle, Runtime};
+use runtime::{Handle, Runtime};
+use tests::all_runtimes as runtimes;
 
 // ===== runtimes =====
-
-/// Every runtime configuration the suite runs against, by name. Today the
-/// current-thread flavor, with and without delayed dequeue; the multi-thread
-/// flavor goes here (and, if its name does not start with `current_thread`,
-/// is kept out of the cases [`idle_outside_block_on`] guards).
-fn runtimes() -> Vec<(&'static str, Runtime)> {
-    vec![
-        (
-            "current_thread",
-            Builder::new_current_thread().build().unwrap(),
-        ),
-        (
-            "current_thread(delayed_dequeue=false)",
-            Builder::new_current_thread()
-                .delayed_dequeue(false)
-                .build()
-                .unwrap(),
-        ),
-        (
-            "multi_thread(1)",
-            Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-                .unwrap(),
-        ),
-        (
-            "multi_thread(2)",
-            Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        ),
-    ]
-}
 
 /// Whether the flavor runs tasks only inside `block_on`, so that a task can be
 /// held "spawned but not yet polled" or "woken but not yet run" between

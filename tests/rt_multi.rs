@@ -7,13 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use runtime::task;
-
-fn spin(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
-        std::hint::spin_loop();
-    }
-}
+use tests::spin;
 
 #[test]
 fn cpu_bound_tasks_run_on_every_worker() {

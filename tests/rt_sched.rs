@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use runtime::task;
+use tests::spin;
 
 /// The runtimes every test here runs on, by name.
 fn builders() -> [(&'static str, runtime::Builder); 2] {
@@ -26,13 +27,6 @@ fn builders() -> [(&'static str, runtime::Builder); 2] {
         ("current_thread", runtime::Builder::new_current_thread()),
         ("multi_thread(1)", multi),
     ]
-}
-
-fn spin(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
-        std::hint::spin_loop();
-    }
 }
 
 #[test]

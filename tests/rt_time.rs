@@ -13,22 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use runtime::time::{self, Instant, MissedTickBehavior};
-
-fn runtimes() -> Vec<(&'static str, runtime::Runtime)> {
-    vec![
-        (
-            "current_thread",
-            runtime::Builder::new_current_thread().build().unwrap(),
-        ),
-        (
-            "multi_thread(2)",
-            runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        ),
-    ]
-}
+use tests::two_runtimes as runtimes;
 
 #[test]
 fn sleeps_never_complete_early() {

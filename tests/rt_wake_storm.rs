@@ -32,41 +32,9 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use runtime::Runtime;
 use runtime::task::{AbortHandle, JoinHandle};
-use runtime::{Builder, Runtime};
-
-/// Every runtime configuration the suite runs against, by name. Today the
-/// current-thread flavor, with and without delayed dequeue; the multi-thread
-/// flavor goes here when it exists.
-fn runtimes() -> Vec<(&'static str, Runtime)> {
-    vec![
-        (
-            "current_thread",
-            Builder::new_current_thread().build().unwrap(),
-        ),
-        (
-            "current_thread(delayed_dequeue=false)",
-            Builder::new_current_thread()
-                .delayed_dequeue(false)
-                .build()
-                .unwrap(),
-        ),
-        (
-            "multi_thread(1)",
-            Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-                .unwrap(),
-        ),
-        (
-            "multi_thread(2)",
-            Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        ),
-    ]
-}
+use tests::all_runtimes as runtimes;
 
 /// Each runtime from [`runtimes`], once per seed.
 fn seeded_runtimes() -> Vec<(u64, (&'static str, Runtime))> {

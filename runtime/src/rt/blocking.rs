@@ -110,15 +110,7 @@ impl Pool {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         for handle in handles {
-            if let Some(deadline) = deadline {
-                while !handle.is_finished() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                if !handle.is_finished() {
-                    continue;
-                }
-            }
-            let _ = handle.join();
+            super::join_until(handle, deadline);
         }
     }
 }

@@ -215,14 +215,7 @@ mod tests {
 
     use super::*;
     use crate::sched::{EntityState, Params};
-    use crate::task::core::{Schedule, new_task};
-
-    struct Nowhere;
-
-    impl Schedule for Nowhere {
-        fn submit(&self, _: TaskRef) {}
-        fn rearm(&self, _: TaskRef) {}
-    }
+    use crate::task::core::{Nowhere, new_task};
 
     fn spawn_into(core: &mut Core) -> TaskRef {
         let (task, join) = new_task(

@@ -117,10 +117,9 @@ impl Stack {
         }
         let mut out = Vec::new();
         while !head.is_null() {
-            // SAFETY: the swap above detached this list from the stack, so
-            // this thread owns every node on it; each was made by
-            // `Box::into_raw` in `push` and published with Release, which our
-            // Acquire synchronizes with, so its contents are visible.
+            // The swap above detached this list: this thread owns every node.
+            // SAFETY: each node came from `Box::into_raw` in `push`, published
+            // with Release; our Acquire makes its contents visible.
             let node = unsafe { Box::from_raw(head) };
             head = node.next;
             out.push(node.message);
@@ -273,14 +272,7 @@ mod loom_tests {
 
     use super::*;
     use crate::sched::Params;
-    use crate::task::core::{Schedule, new_task};
-
-    struct Nowhere;
-
-    impl Schedule for Nowhere {
-        fn submit(&self, _: TaskRef) {}
-        fn rearm(&self, _: TaskRef) {}
-    }
+    use crate::task::core::{Nowhere, new_task};
 
     fn task() -> TaskRef {
         new_task(async {}, Params::new(), None, Arc::new(Nowhere)).0

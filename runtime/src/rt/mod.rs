@@ -28,6 +28,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Joins `thread`, but not past `deadline` (std has no timed join); a thread
+/// still running then is left to finish on its own.
+pub(crate) fn join_until(thread: std::thread::JoinHandle<()>, deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !thread.is_finished() {
+            return;
+        }
+    }
+    let _ = thread.join();
+}
+
 // ===== Builder =====
 
 /// Configures and builds a [`Runtime`]. Method names follow tokio's.
@@ -498,16 +512,7 @@ impl Runtime {
                 let threads = std::mem::take(&mut *lock(threads));
                 let deadline = timeout.map(|t| Instant::now() + t);
                 for t in threads {
-                    if let Some(deadline) = deadline {
-                        // std has no timed join: wait for the thread to finish.
-                        while !t.is_finished() && Instant::now() < deadline {
-                            std::thread::sleep(Duration::from_millis(1));
-                        }
-                        if !t.is_finished() {
-                            continue;
-                        }
-                    }
-                    let _ = t.join();
+                    join_until(t, deadline);
                 }
             }
         }

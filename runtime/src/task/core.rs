@@ -115,6 +115,16 @@ struct Cell<F: Future> {
     join_waker: UnsafeCell<Option<Waker>>,
 }
 
+/// A scheduler that drops everything: for tests that drive tasks by hand.
+#[cfg(test)]
+pub(crate) struct Nowhere;
+
+#[cfg(test)]
+impl Schedule for Nowhere {
+    fn submit(&self, _: TaskRef) {}
+    fn rearm(&self, _: TaskRef) {}
+}
+
 /// A counted reference to a task, whatever its future's type.
 pub(crate) struct TaskRef {
     ptr: NonNull<Header>,
@@ -575,13 +585,6 @@ mod loom_tests {
     use crate::task::state::ToRunning;
     use loom::sync::atomic::AtomicBool;
     use loom::thread;
-
-    struct Nowhere;
-
-    impl Schedule for Nowhere {
-        fn submit(&self, _: TaskRef) {}
-        fn rearm(&self, _: TaskRef) {}
-    }
 
     /// Records a wake.
     struct Flag(AtomicBool);

@@ -15,6 +15,13 @@
 pub(crate) mod sync {
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+    /// Locks `m`, ignoring poison: runtime code runs user code under
+    /// `catch_unwind` and never leaves shared data half-updated across a
+    /// panic, so a poisoned lock still guards consistent data.
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
             AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
@@ -26,6 +33,13 @@ pub(crate) mod sync {
 #[allow(unused_imports)]
 pub(crate) mod sync {
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    /// Locks `m`, ignoring poison: runtime code runs user code under
+    /// `catch_unwind` and never leaves shared data half-updated across a
+    /// panic, so a poisoned lock still guards consistent data.
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{

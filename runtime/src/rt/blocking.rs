@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::inbox::shutdown_task;
-use crate::loom::sync::{Condvar, Mutex, MutexGuard};
+use crate::loom::sync::{Condvar, Mutex, lock};
 use crate::task::core::{Schedule, TaskRef};
 use crate::task::state::ToRunning;
 
@@ -37,10 +37,6 @@ pub(crate) struct Pool {
     max_threads: usize,
     keep_alive: Duration,
     name: String,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Pool {

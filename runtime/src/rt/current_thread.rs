@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::core::Core;
 use super::inbox::{Inbox, Message};
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::task::core::{Schedule, TaskRef};
 use crate::time::driver::Driver;
@@ -19,10 +19,6 @@ pub(crate) struct Shared {
     core: Mutex<Option<Box<Core>>>,
     /// Threads in `block_on` waiting for the core.
     waiters: Mutex<Vec<Thread>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {

@@ -21,7 +21,7 @@
 use std::ptr;
 
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, Ordering, fence};
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::task::core::TaskRef;
 
@@ -153,10 +153,6 @@ pub(crate) struct Inbox {
     parked: AtomicBool,
     /// The thread to unpark when a message arrives.
     owner: Mutex<Option<Thread>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Cancels a task that no worker will run again.

@@ -17,16 +17,12 @@ use std::time::{Duration, Instant};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::sched::{self, Params};
 use crate::task::JoinHandle;
 use crate::task::core::{Schedule, new_task};
 use core::Core;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Joins `thread`, but not past `deadline` (std has no timed join); a thread
 /// still running then is left to finish on its own.

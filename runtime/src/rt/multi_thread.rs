@@ -31,7 +31,7 @@ use super::inbox::{Inbox, Message};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread;
 use crate::task::core::{Schedule, TaskRef};
 use crate::time::driver::Driver;
@@ -50,10 +50,6 @@ pub(crate) struct Shared {
     /// Round-robin cursor for spawns.
     next: AtomicUsize,
     shutdown: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {

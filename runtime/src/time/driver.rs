@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::wheel::{Key, Wheel};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::sync::{Mutex, lock};
 
 /// No timer pending.
 const NONE: u64 = u64::MAX;
@@ -48,10 +48,6 @@ impl fmt::Debug for Driver {
             .field("next", &self.next.load(Ordering::Relaxed))
             .finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Driver {

@@ -106,10 +106,10 @@ fn yield_rule(flavor: &str, rt: runtime::Runtime) {
             let (busy, log) = (busy.clone(), log.clone());
             rt.spawn(async move {
                 for _ in 0..200 {
+                    let start = Instant::now();
                     let mine = busy[me].load(Ordering::SeqCst);
                     let theirs = busy[1 - me].load(Ordering::SeqCst);
                     log.lock().unwrap().push((me, mine, theirs));
-                    let start = Instant::now();
                     spin(Duration::from_micros(50));
                     busy[me].fetch_add(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
                     task::yield_now().await;
@@ -130,18 +130,25 @@ fn yield_rule(flavor: &str, rt: runtime::Runtime) {
     // are fine.
     let last = |task: usize| log.iter().rposition(|e| e.0 == task).unwrap();
     let mut switches = 0;
+    let mut broken = Vec::new();
     for (i, pair) in log.windows(2).enumerate() {
         let ((prev, ..), (me, mine, theirs)) = (pair[0], pair[1]);
         if prev != me {
             switches += 1;
-        } else if i + 1 < last(1 - me) {
-            assert!(
-                theirs + slack > mine,
-                "{flavor}: task {me} was polled again with {mine} ns of service while \
-                 the other, at {theirs} ns, was eligible"
-            );
+        } else if i + 1 < last(1 - me) && theirs + slack <= mine {
+            broken.push((me, mine, theirs));
         }
     }
+    // The service clocked here misses whatever the OS takes between the
+    // runtime's clock reads and the task's own (a preempted worker thread on
+    // a shared machine), so a rare apparent repeat is noise. Without the rule
+    // every slice would hold about a dozen repeats, hundreds in all.
+    assert!(
+        broken.len() <= 3,
+        "{flavor}: {} polls went to a task already ahead of an eligible one \
+         (task, its ns, the other's ns): {broken:?}",
+        broken.len()
+    );
     // Not vacuous: the tasks did take turns. (Preemption by other processes
     // can stretch a poll and legitimately cause repeats, which the rule above
     // allows, so this only asks for a fair number of switches.)

@@ -93,67 +93,66 @@ fn yield_now_lets_an_eligible_task_go_first() {
 }
 
 /// Two equal tasks that work 50 µs and yield. A yielder may be polled next
-/// only if the other is not eligible, i.e. (equal weights) has had more
-/// service. Without the rule, run to parity would keep a yielder on the worker
-/// for its whole 700 µs slice while the other, behind, waits.
+/// only if the other is not eligible: with equal weights, only if the other
+/// has the larger vruntime. Without the rule, run to parity would keep a
+/// yielder on the worker for its whole 700 µs slice while the other, behind,
+/// waits. Checked against the runtime's own accounting (`TaskInfo`), so OS
+/// noise on a shared machine cannot make it flaky.
 fn yield_rule(flavor: &str, rt: runtime::Runtime) {
-    let busy = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
-    // (task, its service, the other's service) at the start of each poll.
+    let handles: Arc<Mutex<Vec<task::AbortHandle>>> = Arc::default();
+    // (task, its vruntime, the other's vruntime) at the start of each poll.
     let log = Arc::new(Mutex::new(Vec::new()));
-    let handles: Vec<_> = [0usize, 1]
+    let joins: Vec<_> = [0usize, 1]
         .into_iter()
         .map(|me| {
-            let (busy, log) = (busy.clone(), log.clone());
+            let (handles, log) = (handles.clone(), log.clone());
             rt.spawn(async move {
-                for _ in 0..200 {
-                    let start = Instant::now();
-                    let mine = busy[me].load(Ordering::SeqCst);
-                    let theirs = busy[1 - me].load(Ordering::SeqCst);
-                    log.lock().unwrap().push((me, mine, theirs));
+                let mut polls = 0;
+                while polls < 200 {
+                    let other = handles.lock().unwrap().get(1 - me).map(|h| h.info());
+                    if let Some(other) = other {
+                        let mine = task::current().vruntime();
+                        log.lock().unwrap().push((me, mine, other.vruntime()));
+                        polls += 1;
+                    }
                     spin(Duration::from_micros(50));
-                    busy[me].fetch_add(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
                     task::yield_now().await;
                 }
             })
         })
         .collect();
+    handles
+        .lock()
+        .unwrap()
+        .extend(joins.iter().map(|j| j.abort_handle()));
     rt.block_on(async {
-        for h in handles {
+        for h in joins {
             h.await.unwrap();
         }
     });
     let log = log.lock().unwrap();
-    // Service the tasks clock themselves misses the runtime's own per-poll
-    // overhead, charged to them too; allow for it.
-    let slack = 100_000;
     // Where each task's last poll is: repeats after the other one finished
     // are fine.
     let last = |task: usize| log.iter().rposition(|e| e.0 == task).unwrap();
     let mut switches = 0;
-    let mut broken = Vec::new();
     for (i, pair) in log.windows(2).enumerate() {
         let ((prev, ..), (me, mine, theirs)) = (pair[0], pair[1]);
         if prev != me {
             switches += 1;
-        } else if i + 1 < last(1 - me) && theirs + slack <= mine {
-            broken.push((me, mine, theirs));
+        } else if i + 1 < last(1 - me) {
+            // vruntimes wrap: compare by signed difference.
+            assert!(
+                (theirs.wrapping_sub(mine) as i64) > 0,
+                "{flavor}: task {me} was polled again at vruntime {mine} while \
+                 the other, at {theirs}, was eligible"
+            );
         }
     }
-    // The service clocked here misses whatever the OS takes between the
-    // runtime's clock reads and the task's own (a preempted worker thread on
-    // a shared machine), so a rare apparent repeat is noise. Without the rule
-    // every slice would hold about a dozen repeats, hundreds in all.
+    // Not vacuous: the tasks did take turns. (A poll stretched by the OS is
+    // charged in full and legitimately earns the other task a run of
+    // repeats, so on a loaded machine turns are fewer than 200.)
     assert!(
-        broken.len() <= 3,
-        "{flavor}: {} polls went to a task already ahead of an eligible one \
-         (task, its ns, the other's ns): {broken:?}",
-        broken.len()
-    );
-    // Not vacuous: the tasks did take turns. (Preemption by other processes
-    // can stretch a poll and legitimately cause repeats, which the rule above
-    // allows, so this only asks for a fair number of switches.)
-    assert!(
-        switches >= 100,
+        switches >= 20,
         "{flavor}: only {switches} switches in 400 polls"
     );
 }

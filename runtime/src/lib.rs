@@ -6,7 +6,10 @@
 //! so a few latency-sensitive tasks stay responsive while others burn CPU.
 //!
 //! The policy lives in [`sched`]: a pure, exact run queue and a deterministic
-//! simulator. The executor built on it comes next.
+//! simulator. The executor ([`Runtime`], [`spawn`], [`task`], [`time`]) runs
+//! tasks on it, one run queue per worker, and reports what it does through
+//! hooks, preempt notifiers and schedstats ([`task::TaskInfo`],
+//! [`Handle::metrics`]).
 //!
 //! # Examples
 //!
@@ -32,7 +35,7 @@ pub mod time;
 mod loom;
 mod rt;
 
-pub use rt::{Builder, Handle, Runtime, TryCurrentError, spawn};
+pub use rt::{Builder, Handle, Runtime, RuntimeMetrics, TryCurrentError, WorkerMetrics, spawn};
 
 /// Attribute macros that run an `async fn` on a runtime of its own: `main`
 /// for a program's entry point, `test` for a test (it adds `#[test]`). Both

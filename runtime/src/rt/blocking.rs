@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::hooks::Hooks;
 use super::inbox::shutdown_task;
 use crate::loom::sync::{Condvar, Mutex, lock};
 use crate::task::core::{Schedule, TaskRef};
@@ -37,10 +38,16 @@ pub(crate) struct Pool {
     max_threads: usize,
     keep_alive: Duration,
     name: String,
+    hooks: Arc<Hooks>,
 }
 
 impl Pool {
-    pub(crate) fn new(max_threads: usize, keep_alive: Duration, name: String) -> Arc<Pool> {
+    pub(crate) fn new(
+        max_threads: usize,
+        keep_alive: Duration,
+        name: String,
+        hooks: Arc<Hooks>,
+    ) -> Arc<Pool> {
         Arc::new(Pool {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -53,6 +60,7 @@ impl Pool {
             max_threads,
             keep_alive,
             name,
+            hooks,
         })
     }
 
@@ -135,7 +143,11 @@ impl Schedule for PoolScheduler {
             let me = pool.clone();
             let spawned = std::thread::Builder::new()
                 .name(pool.name.clone())
-                .spawn(move || me.run());
+                .spawn(move || {
+                    me.hooks.thread_start();
+                    me.run();
+                    me.hooks.thread_stop();
+                });
             match spawned {
                 Ok(handle) => state.handles.push(handle),
                 // Out of threads: the job waits for one already running.

@@ -1,10 +1,12 @@
 //! The thread's current runtime, set while inside `block_on`.
 
 use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use super::Handle;
 use crate::sched::Weight;
+use crate::task::core::Header;
 
 // loom's `thread_local!` takes no `const` initializers; std's is faster with them.
 #[cfg(not(loom))]
@@ -23,6 +25,8 @@ loom::thread_local! {
 /// published by the worker before the poll and read back after it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PollContext {
+    /// The task being polled; alive, and its `RUNNING` held, for the poll.
+    pub(crate) task: NonNull<Header>,
     pub(crate) start: Instant,
     /// Run time left in the task's current request when the poll started.
     pub(crate) budget: Duration,
@@ -30,6 +34,8 @@ pub(crate) struct PollContext {
     pub(crate) others: bool,
     /// A weight the task asked for with `set_nice`.
     pub(crate) reweight: Option<Weight>,
+    /// `cond_resched` found the request used up and yielded.
+    pub(crate) preempted: bool,
 }
 
 /// Publishes the context of the poll about to start.

@@ -10,20 +10,39 @@
 //! requeue (woken during the poll: a preemption), delayed (blocked while owing
 //! service: stays queued, not runnable) and dequeued (blocked), and then tells
 //! its run queue the same thing.
+//!
+//! # Switch hooks and notifiers
+//!
+//! Switch-in calls run after the pick took `RUNNING`, before the poll.
+//! Switch-out calls run after the post-poll CAS, with the [`SwitchReason`]
+//! derived from that CAS's outcome and a [`TaskInfo`] built from the value it
+//! wrote, never from a later load; the task's notifier list is snapshotted
+//! before the CAS gives `RUNNING` up. Both run while the core is held, so the
+//! task cannot be picked (or stolen) and polled again before its switch-out
+//! calls are done. With no hook and no notifier, each side costs one branch.
 
+use std::ptr::NonNull;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::context::{self, PollContext};
+use super::hooks::Hooks;
 use super::inbox::{Inbox, Message, shutdown_task};
+use super::metrics::WorkerStats;
 use crate::sched::{Config, EntityId, Migrant, Pick, RunQueue};
 use crate::task::core::TaskRef;
-use crate::task::state::{AfterPoll, BlockKind, DelayedPick, ToRunning};
+use crate::task::state::{AfterPoll, BlockKind, DelayedPick, Snapshot, ToRunning};
+use crate::task::{SwitchReason, TaskInfo, nanos};
 
 pub(crate) struct Core {
     queue: RunQueue<TaskRef>,
     /// The index this core's tasks record as their owner.
     index: usize,
+    /// Counters published for `Handle::metrics`.
+    stats: Arc<WorkerStats>,
+    /// The runtime's hooks, if it has switch hooks.
+    hooks: Option<Arc<Hooks>>,
 }
 
 /// A poll about to run, from [`Core::start_poll`].
@@ -38,7 +57,20 @@ impl Core {
         Ok(Core {
             queue: RunQueue::new(config)?,
             index,
+            stats: Arc::default(),
+            hooks: None,
         })
+    }
+
+    /// Installs the runtime's hooks (kept only if it has switch hooks, so
+    /// that a poll without them pays one branch).
+    pub(crate) fn set_hooks(&mut self, hooks: &Arc<Hooks>) {
+        self.hooks = hooks.has_switch_hooks().then(|| hooks.clone());
+    }
+
+    /// The counters this core publishes.
+    pub(crate) fn stats(&self) -> &Arc<WorkerStats> {
+        &self.stats
     }
 
     /// Tasks queued and runnable (not delayed).
@@ -51,33 +83,57 @@ impl Core {
         self.queue.nr_queued()
     }
 
+    fn publish(&self) {
+        self.stats.publish(
+            self.queue.nr_queued(),
+            self.queue.nr_runnable(),
+            self.queue.avg_vruntime(),
+        );
+    }
+
+    /// Records the run queue's view of a task in its schedstats.
+    fn publish_task(&self, id: EntityId, task: &TaskRef) {
+        if let Ok(info) = self.queue.info(id) {
+            task.header().stats.publish(&info);
+        }
+    }
+
     /// Moves the inbox's messages onto the run queue.
     pub(crate) fn drain(&mut self, inbox: &Inbox) {
-        for message in inbox.take() {
+        let messages = inbox.take();
+        if messages.is_empty() {
+            return;
+        }
+        let now = nanos(Instant::now());
+        for message in messages {
             match message {
-                Message::Submit(task) => self.admit(task),
+                Message::Submit(task) => self.admit(task, now),
                 Message::Rearm(task) => {
                     if task.header().state.rearm() {
-                        self.wake_entity(&task);
+                        self.wake_entity(&task, now);
                     }
                 }
             }
         }
+        self.publish();
     }
 
     /// A new entry: a first spawn, or the wake of a task that left the queue.
-    pub(crate) fn admit(&mut self, task: TaskRef) {
+    /// `now` is the time it became runnable (see [`nanos`]).
+    pub(crate) fn admit(&mut self, task: TaskRef, now: u64) {
         if task.header().entity().is_some() {
-            self.wake_entity(&task);
+            self.wake_entity(&task, now);
         } else {
             let params = task.header().params;
             task.header().set_owner(self.index);
+            task.header().stats.runnable_at(now);
             let id = self.queue.enqueue_new(params, task.clone());
             task.header().set_entity(id);
+            self.publish_task(id, &task);
         }
     }
 
-    fn wake_entity(&mut self, task: &TaskRef) {
+    fn wake_entity(&mut self, task: &TaskRef, now: u64) {
         let id = task
             .header()
             .entity()
@@ -88,11 +144,14 @@ impl Core {
             "wake of task {}: {woken:?}",
             task.header().id
         );
+        task.header().stats.runnable_at(now);
+        self.publish_task(id, task);
     }
 
     /// Picks the next task and takes `RUNNING` on it; `None` when nothing is
-    /// queued. Cancelled tasks are finished on the way. Publishes the poll's
-    /// context for the task to read.
+    /// queued. Cancelled tasks are finished on the way. Runs the switch-in
+    /// hooks and notifiers, then publishes the poll's context for the task
+    /// to read.
     pub(crate) fn start_poll(&mut self) -> Option<Started> {
         loop {
             let id = match self.queue.pick() {
@@ -102,7 +161,9 @@ impl Core {
                     let task = self.queue.get(id).expect("a picked entity is live").clone();
                     if task.header().state.delayed_pick() == DelayedPick::Rearm {
                         // Woken while delayed: runnable again, at lag 0.
-                        self.wake_entity(&task);
+                        self.wake_entity(&task, nanos(Instant::now()));
+                    } else {
+                        self.publish_task(id, &task);
                     }
                     continue;
                 }
@@ -112,31 +173,62 @@ impl Core {
                 self.finish_cancelled(id, &task);
                 continue;
             }
-            let start = Instant::now();
+            let header = task.header();
+            let mut start = Instant::now();
+            header.stats.poll_starts(nanos(start));
+            self.stats.polled();
+            // SAFETY: `to_running` gave this thread `RUNNING`.
+            let notifiers = !unsafe { header.notifiers.is_empty() };
+            if self.hooks.is_some() || notifiers {
+                if let Some(hooks) = &self.hooks {
+                    hooks.switch_in(&header.info(), self.index);
+                }
+                if notifiers {
+                    // SAFETY: as above.
+                    unsafe { header.notifiers.sched_in(self.index) };
+                }
+                // The callbacks' time is not the task's.
+                start = Instant::now();
+            }
             context::begin_poll(PollContext {
+                task: NonNull::from(header),
                 start,
                 budget: self.queue.current_budget().unwrap_or_default(),
                 others: self.queue.nr_runnable() > 1,
                 reweight: None,
+                preempted: false,
             });
             return Some(Started { id, task, start });
         }
     }
 
-    /// Charges the poll and files the task according to how it ended.
+    /// Charges the poll, files the task according to how it ended, and runs
+    /// the switch-out hooks and notifiers.
     pub(crate) fn finish_poll(&mut self, started: Started, result: Poll<()>, ran: Duration) {
-        let Started { id, task, .. } = started;
+        let Started { id, task, start } = started;
         let ctx = context::end_poll();
-        self.queue.charge(ran).expect("the polled task is running");
+        let charge = self.queue.charge(ran).expect("the polled task is running");
         if let Some(weight) = ctx.and_then(|c| c.reweight) {
             self.queue
                 .reweight(id, weight)
                 .expect("the polled task is live");
         }
-        let state = &task.header().state;
+        let header = task.header();
+        // Taken while this thread still holds `RUNNING` (the CAS below may
+        // give it up): the notifiers registered at any point of the poll.
+        // SAFETY: this thread took `RUNNING` in `start_poll`.
+        let notifiers = if unsafe { header.notifiers.is_empty() } {
+            None
+        } else {
+            // SAFETY: as above.
+            unsafe { header.notifiers.pending() }
+        };
         if result.is_ready() {
             // The poll completed the task (output stored, joiner woken).
             self.queue.remove(id).expect("a finished task is live");
+            header.stats.poll_ends(ran, SwitchReason::Completed);
+            self.publish();
+            self.switched_out(&task, None, SwitchReason::Completed, notifiers);
             return;
         }
         let block = if self.queue.would_delay() {
@@ -144,14 +236,56 @@ impl Core {
         } else {
             BlockKind::Dequeue
         };
-        match state.after_poll(block) {
+        let (fate, now) = header.state.after_poll(block);
+        let reason = match fate {
             AfterPoll::Requeue => {
                 self.queue.yield_to_others().expect("still running");
+                header.stats.runnable_at(nanos(start + ran));
+                if charge.renewed || ctx.is_some_and(|c| c.preempted) {
+                    SwitchReason::Preempted
+                } else {
+                    SwitchReason::Yielded
+                }
             }
             AfterPoll::Delayed | AfterPoll::Dequeued => {
                 self.queue.block_current().expect("still running");
+                SwitchReason::Blocked
             }
-            AfterPoll::Cancel => self.finish_cancelled(id, &task),
+            AfterPoll::Cancel => {
+                self.finish_cancelled(id, &task);
+                SwitchReason::Completed
+            }
+        };
+        header.stats.poll_ends(ran, reason);
+        if reason != SwitchReason::Completed {
+            self.publish_task(id, &task);
+        }
+        self.publish();
+        // A cancelled task's state changed after the CAS (it completed): its
+        // final state is the one to show.
+        let now = (fate != AfterPoll::Cancel).then_some(now);
+        self.switched_out(&task, now, reason, notifiers);
+    }
+
+    /// Tells the switch-out hook and the notifiers. `state` is the value the
+    /// post-poll CAS wrote, or `None` for a finished task (final state).
+    fn switched_out(
+        &self,
+        task: &TaskRef,
+        state: Option<Snapshot>,
+        reason: SwitchReason,
+        notifiers: Option<crate::task::notifier::Pending>,
+    ) {
+        if let Some(hooks) = &self.hooks {
+            let header = task.header();
+            let info: TaskInfo = match state {
+                Some(state) => header.info_with(state),
+                None => header.info(),
+            };
+            hooks.switch_out(&info, reason);
+        }
+        if let Some(notifiers) = notifiers {
+            notifiers.sched_out(reason);
         }
     }
 
@@ -174,7 +308,8 @@ impl Core {
     /// Gives up to `max` runnable tasks (eligible ones first, never delayed or
     /// running ones) for another worker to adopt; their lag travels with them.
     pub(crate) fn give(&mut self, max: usize) -> Vec<Migrant<TaskRef>> {
-        self.queue
+        let given = self
+            .queue
             .migratable(max)
             .into_iter()
             .map(|id| {
@@ -182,17 +317,22 @@ impl Core {
                     .migrate_out(id)
                     .expect("migratable entities can move")
             })
-            .collect()
+            .collect();
+        self.publish();
+        given
     }
 
     /// Adopts tasks given by another worker.
     pub(crate) fn adopt(&mut self, tasks: Vec<Migrant<TaskRef>>) {
+        self.stats.stole(tasks.len());
         for migrant in tasks {
             let task = migrant.payload().clone();
             task.header().set_owner(self.index);
             let id = self.queue.migrate_in(migrant);
             task.header().set_entity(id);
+            self.publish_task(id, &task);
         }
+        self.publish();
     }
 
     /// Cancels every task: those in the inbox, then those on the run queue.
@@ -205,6 +345,7 @@ impl Core {
         for task in self.queue.drain() {
             shutdown_task(&task);
         }
+        self.publish();
     }
 }
 
@@ -225,7 +366,7 @@ mod tests {
             Arc::new(Nowhere),
         );
         drop(join);
-        core.admit(task.clone());
+        core.admit(task.clone(), 0);
         task
     }
 

@@ -5,10 +5,13 @@
 use std::sync::Arc;
 
 use super::core::Core;
+use super::hooks::Hooks;
 use super::inbox::{Inbox, Message};
+use super::metrics::{RuntimeMetrics, WorkerStats};
+use super::registry::Registry;
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
-use crate::task::core::{Schedule, TaskRef};
+use crate::task::core::{Header, Schedule, TaskRef};
 use crate::time::driver::Driver;
 
 /// What every task (and handle) of a current-thread runtime can reach.
@@ -19,13 +22,21 @@ pub(crate) struct Shared {
     core: Mutex<Option<Box<Core>>>,
     /// Threads in `block_on` waiting for the core.
     waiters: Mutex<Vec<Thread>>,
+    /// The core's published counters, readable while a thread drives it.
+    stats: Arc<WorkerStats>,
+    pub(crate) hooks: Arc<Hooks>,
+    registry: Registry,
 }
 
 impl Shared {
-    pub(crate) fn new(core: Core) -> Arc<Shared> {
+    pub(crate) fn new(mut core: Core, hooks: Arc<Hooks>) -> Arc<Shared> {
+        core.set_hooks(&hooks);
         Arc::new_cyclic(|me: &std::sync::Weak<Shared>| {
             let me = me.clone();
             Shared {
+                stats: core.stats().clone(),
+                hooks,
+                registry: Registry::new(1),
                 inbox: Inbox::new(),
                 driver: Arc::new(Driver::new(Box::new(move || {
                     if let Some(shared) = me.upgrade() {
@@ -63,6 +74,16 @@ impl Shared {
         }
     }
 
+    /// The worker's counters and the live tasks.
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::new(std::iter::once(&*self.stats), self.registry.live())
+    }
+
+    /// The counters of the one core.
+    pub(crate) fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+
     /// Cancels every task (the runtime is being dropped, so no thread is
     /// inside `block_on`).
     pub(crate) fn shutdown(&self) {
@@ -80,5 +101,13 @@ impl Schedule for Shared {
 
     fn rearm(&self, task: TaskRef) {
         self.inbox.push(Message::Rearm(task));
+    }
+
+    fn terminated(&self, task: &Header) {
+        self.hooks.terminated(task);
+    }
+
+    fn registry(&self) -> Option<&Registry> {
+        Some(&self.registry)
     }
 }

@@ -4,8 +4,11 @@ mod blocking;
 pub(crate) mod context;
 mod core;
 mod current_thread;
+mod hooks;
 mod inbox;
+mod metrics;
 mod multi_thread;
+pub(crate) mod registry;
 
 use std::fmt;
 use std::future::Future;
@@ -20,9 +23,11 @@ use std::sync::Arc;
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::sched::{self, Params};
-use crate::task::JoinHandle;
 use crate::task::core::{Schedule, new_task};
+use crate::task::{JoinHandle, SwitchReason, TaskInfo};
 use core::Core;
+use hooks::Hooks;
+pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
 /// Joins `thread`, but not past `deadline` (std has no timed join); a thread
 /// still running then is left to finish on its own.
@@ -69,6 +74,7 @@ pub struct Builder {
     thread_name: String,
     base_slice: Duration,
     delayed_dequeue: bool,
+    hooks: Hooks,
 }
 
 impl Builder {
@@ -89,6 +95,7 @@ impl Builder {
             thread_name: "runtime-worker".to_owned(),
             base_slice: defaults.get_base_slice(),
             delayed_dequeue: defaults.get_delayed_dequeue(),
+            hooks: Hooks::default(),
         }
     }
 
@@ -208,6 +215,221 @@ impl Builder {
         self
     }
 
+    /// Calls `f` with each task's [`TaskInfo`] when it is spawned, on the
+    /// spawning thread. Like every hook, a panic in it is caught and reported
+    /// on stderr.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let spawned = Arc::new(AtomicUsize::new(0));
+    /// let count = spawned.clone();
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .on_task_spawn(move |_task| {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.spawn(async {});
+    /// assert_eq!(spawned.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_task_spawn<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn(&TaskInfo) + Send + Sync + 'static,
+    {
+        self.hooks.task_spawn = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` when a task finishes (completed, panicked or cancelled), on
+    /// the thread that finished it, before its `JoinHandle` is woken.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let ended = Arc::new(Mutex::new(Vec::new()));
+    /// let log = ended.clone();
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .on_task_terminate(move |task| log.lock().unwrap().push(task.id()))
+    ///     .build()?;
+    /// let id = rt.block_on(async {
+    ///     let task = runtime::spawn(async {});
+    ///     let id = task.id();
+    ///     task.await.unwrap();
+    ///     id
+    /// });
+    /// assert_eq!(*ended.lock().unwrap(), [id]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_task_terminate<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn(&TaskInfo) + Send + Sync + 'static,
+    {
+        self.hooks.task_terminate = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on the worker just before each poll of any task, with the
+    /// task's [`TaskInfo`] and the worker's index.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let polls = Arc::new(AtomicUsize::new(0));
+    /// let count = polls.clone();
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .on_switch_in(move |_task, worker| {
+    ///         assert_eq!(worker, 0);
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(rt.spawn(runtime::task::yield_now())).unwrap();
+    /// assert_eq!(polls.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_switch_in<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn(&TaskInfo, usize) + Send + Sync + 'static,
+    {
+        self.hooks.switch_in = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on the worker just after each poll of any task, with the
+    /// [`SwitchReason`] and a [`TaskInfo`] whose queue flags come from the
+    /// same transition: `info.is_runnable() == reason.is_runnable()`, while
+    /// `info.is_queued()` may be true for a blocked, delayed task.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use runtime::task::SwitchReason;
+    ///
+    /// let reasons = Arc::new(Mutex::new(Vec::new()));
+    /// let log = reasons.clone();
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .on_switch_out(move |task, reason| {
+    ///         assert_eq!(task.is_runnable(), reason.is_runnable());
+    ///         log.lock().unwrap().push(reason);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(rt.spawn(runtime::task::yield_now())).unwrap();
+    /// assert_eq!(*reasons.lock().unwrap(), [SwitchReason::Yielded, SwitchReason::Completed]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_switch_out<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn(&TaskInfo, SwitchReason) + Send + Sync + 'static,
+    {
+        self.hooks.switch_out = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on each thread the runtime starts (workers and blocking
+    /// threads), before it does anything else.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let count = started.clone();
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// drop(rt); // waits for the workers
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_start<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on each thread the runtime started, as it exits.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let count = stopped.clone();
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .on_thread_stop(move || {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// drop(rt);
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_stop<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on a worker (or the thread driving a current-thread
+    /// runtime) each time it parks with nothing to run.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let parks = Arc::new(AtomicUsize::new(0));
+    /// let count = parks.clone();
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .on_thread_park(move || {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(async { runtime::time::sleep(std::time::Duration::from_millis(1)).await });
+    /// assert!(parks.load(Ordering::SeqCst) >= 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_park<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.thread_park = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` each time a parked worker (or `block_on` thread) wakes up.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let unparks = Arc::new(AtomicUsize::new(0));
+    /// let count = unparks.clone();
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .on_thread_unpark(move || {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(async { runtime::time::sleep(std::time::Duration::from_millis(1)).await });
+    /// assert!(unparks.load(Ordering::SeqCst) >= 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_unpark<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.thread_unpark = Some(Arc::new(f));
+        self
+    }
+
     /// Builds the runtime (and starts the worker threads of a multi-thread one).
     ///
     /// # Errors
@@ -236,10 +458,12 @@ impl Builder {
                 "0 blocking threads requested: expected at least 1".to_owned(),
             ));
         }
+        let hooks = Arc::new(self.hooks.clone());
         let pool = blocking::Pool::new(
             self.max_blocking_threads,
             self.thread_keep_alive,
             format!("{}-blocking", self.thread_name),
+            hooks.clone(),
         );
         let blocking = Blocking {
             scheduler: Arc::new(blocking::PoolScheduler(pool.clone())),
@@ -247,7 +471,7 @@ impl Builder {
         };
         if !self.multi_thread {
             let core = Core::new(config, 0).map_err(|e| invalid("base_slice", e.to_string()))?;
-            let shared = current_thread::Shared::new(core);
+            let shared = current_thread::Shared::new(core, hooks);
             return Ok(Runtime {
                 handle: Handle {
                     scheduler: Scheduler::Current(shared),
@@ -270,7 +494,7 @@ impl Builder {
             .map(|i| Core::new(config, i))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("base_slice", e.to_string()))?;
-        let shared = multi_thread::Shared::new(cores);
+        let shared = multi_thread::Shared::new(cores, hooks);
         let handle = Handle {
             scheduler: Scheduler::Multi(shared.clone()),
             blocking,
@@ -656,9 +880,12 @@ impl Handle {
             core.drain(&shared.inbox);
             if !core.run_one() {
                 let timeout = shared.driver.park_timeout();
+                shared.stats().parked();
+                shared.hooks.thread_park();
                 shared
                     .inbox
                     .park(|| !main.woken.load(Ordering::Acquire), timeout);
+                shared.hooks.thread_unpark();
             }
         }
     }
@@ -711,22 +938,45 @@ impl Handle {
         &self,
         future: F,
         params: Params,
-        name: Option<Box<str>>,
+        name: Option<Arc<str>>,
     ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let scheduler: Arc<dyn Schedule> = match &self.scheduler {
-            Scheduler::Current(shared) => shared.clone(),
-            Scheduler::Multi(shared) => shared.clone(),
+        let (scheduler, hooks): (Arc<dyn Schedule>, &Hooks) = match &self.scheduler {
+            Scheduler::Current(shared) => (shared.clone(), &shared.hooks),
+            Scheduler::Multi(shared) => (shared.clone(), &shared.hooks),
         };
         let (task, join) = new_task(future, params, name, scheduler);
+        if let Some(registry) = task.header().scheduler().registry() {
+            registry.insert(&task);
+        }
+        hooks.spawned(task.header());
         match &self.scheduler {
             Scheduler::Current(shared) => shared.submit(task),
             Scheduler::Multi(shared) => shared.spawn(task),
         }
         join
+    }
+
+    /// A snapshot of the runtime: each worker's counters (queued, runnable
+    /// and delayed tasks, virtual time, polls, steals, parks) and the live
+    /// tasks' [`TaskInfo`](crate::task::TaskInfo)s.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// let m = rt.handle().metrics();
+    /// assert_eq!(m.workers()[0].queued(), 0); // the spawn is not admitted yet
+    /// assert_eq!(m.tasks()[0].id(), task.id());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        match &self.scheduler {
+            Scheduler::Current(shared) => shared.metrics(),
+            Scheduler::Multi(shared) => shared.metrics(),
+        }
     }
 }
 

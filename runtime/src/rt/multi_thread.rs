@@ -31,14 +31,19 @@ use super::inbox::{Inbox, Message};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::hooks::Hooks;
+use super::metrics::{RuntimeMetrics, WorkerStats};
+use super::registry::Registry;
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread;
-use crate::task::core::{Schedule, TaskRef};
+use crate::task::core::{Header, Schedule, TaskRef};
 use crate::time::driver::Driver;
 
 struct Worker {
     inbox: Inbox,
     core: Mutex<Core>,
+    /// The core's published counters, readable without its lock.
+    stats: Arc<WorkerStats>,
     /// Runnable tasks on this worker, published for would-be stealers.
     runnable: AtomicUsize,
 }
@@ -50,14 +55,17 @@ pub(crate) struct Shared {
     /// Round-robin cursor for spawns.
     next: AtomicUsize,
     shutdown: AtomicBool,
+    pub(crate) hooks: Arc<Hooks>,
+    pub(crate) registry: Registry,
 }
 
 impl Shared {
-    pub(crate) fn new(cores: Vec<Core>) -> Arc<Shared> {
+    pub(crate) fn new(cores: Vec<Core>, hooks: Arc<Hooks>) -> Arc<Shared> {
         Arc::new_cyclic(|me: &std::sync::Weak<Shared>| {
             let me = me.clone();
             Shared::with_driver(
                 cores,
+                hooks,
                 Arc::new(Driver::new(Box::new(move || {
                     if let Some(shared) = me.upgrade() {
                         shared.notify_idle(usize::MAX);
@@ -67,20 +75,31 @@ impl Shared {
         })
     }
 
-    fn with_driver(cores: Vec<Core>, driver: Arc<Driver>) -> Shared {
+    fn with_driver(cores: Vec<Core>, hooks: Arc<Hooks>, driver: Arc<Driver>) -> Shared {
         Shared {
             driver,
+            registry: Registry::new(cores.len()),
             workers: cores
                 .into_iter()
-                .map(|core| Worker {
-                    inbox: Inbox::new(),
-                    core: Mutex::new(core),
-                    runnable: AtomicUsize::new(0),
+                .map(|mut core| {
+                    core.set_hooks(&hooks);
+                    Worker {
+                        inbox: Inbox::new(),
+                        stats: core.stats().clone(),
+                        core: Mutex::new(core),
+                        runnable: AtomicUsize::new(0),
+                    }
                 })
                 .collect(),
             next: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            hooks,
         }
+    }
+
+    /// Every worker's counters and the live tasks.
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::new(self.workers.iter().map(|w| &*w.stats), self.registry.live())
     }
 
     pub(crate) fn workers(&self) -> usize {
@@ -127,8 +146,10 @@ impl Shared {
             let spawns = w.inbox.take_spawns();
             if !spawns.is_empty() {
                 let mut core = lock(&self.workers[me].core);
+                core.stats().stole(spawns.len());
+                let now = crate::task::nanos(std::time::Instant::now());
                 for task in spawns {
-                    core.admit(task);
+                    core.admit(task, now);
                 }
                 self.workers[me]
                     .runnable
@@ -191,6 +212,14 @@ impl Schedule for Shared {
         let owner = task.header().owner();
         self.workers[owner].inbox.push(Message::Rearm(task));
     }
+
+    fn terminated(&self, task: &Header) {
+        self.hooks.terminated(task);
+    }
+
+    fn registry(&self) -> Option<&Registry> {
+        Some(&self.registry)
+    }
 }
 
 /// Starts worker `index` on a new thread.
@@ -206,13 +235,16 @@ pub(crate) fn spawn_worker(
 }
 
 fn run_worker(shared: &Shared, index: usize, handle: Handle) {
+    let hooks = shared.hooks.clone();
     let _context = context::enter(handle);
     let me = &shared.workers[index];
     me.inbox.set_owner(Some(thread::current()));
+    hooks.thread_start();
     loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             lock(&me.core).shutdown(&me.inbox);
             me.inbox.set_owner(None);
+            hooks.thread_stop();
             return;
         }
         shared.driver.fire_due();
@@ -241,6 +273,8 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             continue;
         }
         let timeout = shared.driver.park_timeout();
+        me.stats.parked();
+        hooks.thread_park();
         me.inbox.park(
             || {
                 let work = shared.shutdown.load(Ordering::SeqCst)
@@ -253,5 +287,6 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             },
             timeout,
         );
+        hooks.thread_unpark();
     }
 }

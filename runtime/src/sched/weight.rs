@@ -104,6 +104,32 @@ impl Weight {
     pub fn get(self) -> u32 {
         self.0
     }
+
+    /// The nice level whose table weight is closest to this one (ties go to
+    /// the higher nice); exact for weights made by [`Weight::from_nice`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::sched::Weight;
+    ///
+    /// assert_eq!(Weight::from_nice(-7)?.nice(), -7);
+    /// assert_eq!(Weight::from_raw(1000)?.nice(), 0);
+    /// assert_eq!(Weight::from_raw(1)?.nice(), 19);
+    /// # Ok::<(), runtime::sched::Error>(())
+    /// ```
+    pub fn nice(self) -> i32 {
+        let mut best = 19;
+        let mut best_gap = u32::MAX;
+        for (i, &w) in NICE_TO_WEIGHT.iter().enumerate().rev() {
+            let gap = w.abs_diff(self.0);
+            if gap < best_gap {
+                best_gap = gap;
+                best = i as i32 - 20;
+            }
+        }
+        best
+    }
 }
 
 impl Default for Weight {
@@ -125,6 +151,14 @@ mod tests {
             let ratio = f64::from(pair[0]) / f64::from(pair[1]);
             assert!((1.18..1.32).contains(&ratio), "{pair:?}");
         }
+    }
+
+    #[test]
+    fn nice_round_trips() {
+        for nice in -20..=19 {
+            assert_eq!(Weight::from_nice(nice).unwrap().nice(), nice);
+        }
+        assert_eq!(Weight::from_raw(u64::from(MAX_WEIGHT)).unwrap().nice(), -20);
     }
 
     #[test]

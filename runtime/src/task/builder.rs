@@ -155,6 +155,6 @@ impl<'a> Builder<'a> {
             }
             params = params.slice(slice);
         }
-        Ok(handle.spawn_with(future, params, self.name.map(Box::from)))
+        Ok(handle.spawn_with(future, params, self.name.map(std::sync::Arc::from)))
     }
 }

@@ -30,8 +30,10 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::state::{State, WakeAction};
-use super::{Id, JoinError};
+use super::info::Stats;
+use super::notifier::Notifiers;
+use super::state::{Snapshot, State, WakeAction};
+use super::{Id, JoinError, TaskInfo};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sched::{EntityId, Params};
@@ -42,6 +44,13 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn submit(&self, task: TaskRef);
     /// A re-arm message for a delayed task.
     fn rearm(&self, task: TaskRef);
+    /// The task finished (completed, panicked or cancelled): for the
+    /// runtime's `on_task_terminate` hook.
+    fn terminated(&self, _task: &Header) {}
+    /// The runtime's register of live tasks, which the task leaves when freed.
+    fn registry(&self) -> Option<&crate::rt::registry::Registry> {
+        None
+    }
 }
 
 /// The part of a task every owner of a reference may read. First in the
@@ -50,8 +59,12 @@ pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
     pub(crate) id: Id,
-    pub(crate) name: Option<Box<str>>,
+    pub(crate) name: Option<Arc<str>>,
     pub(crate) params: Params,
+    /// Schedstats, written by the owner worker.
+    pub(crate) stats: Stats,
+    /// Preempt notifiers (only while holding `RUNNING`).
+    pub(crate) notifiers: Notifiers,
     /// The owner's run-queue handle, packed; `NO_ENTITY` before the first admit.
     entity: AtomicU64,
     /// The worker whose run queue holds the task (written by that worker, or by
@@ -84,6 +97,21 @@ impl Header {
     /// Records the worker whose run queue holds the task.
     pub(crate) fn set_owner(&self, worker: usize) {
         self.owner.store(worker, Ordering::Release);
+    }
+
+    /// A snapshot of the task with the given state word.
+    pub(crate) fn info_with(&self, state: Snapshot) -> TaskInfo {
+        self.stats.snapshot(self.id, self.name.as_ref(), state)
+    }
+
+    /// A snapshot of the task now.
+    pub(crate) fn info(&self) -> TaskInfo {
+        self.info_with(self.state.load())
+    }
+
+    /// Where the task's wakes go.
+    pub(crate) fn scheduler(&self) -> &dyn Schedule {
+        &*self.scheduler
     }
 }
 
@@ -192,7 +220,7 @@ impl Drop for TaskRef {
 pub(crate) fn new_task<F>(
     future: F,
     params: Params,
-    name: Option<Box<str>>,
+    name: Option<Arc<str>>,
     scheduler: Arc<dyn Schedule>,
 ) -> (TaskRef, super::JoinHandle<F::Output>)
 where
@@ -206,6 +234,8 @@ where
             id: Id::next(),
             name,
             params,
+            stats: Stats::new(params.get_weight()),
+            notifiers: Notifiers::new(),
             entity: AtomicU64::new(NO_ENTITY),
             owner: AtomicUsize::new(0),
             scheduler,
@@ -312,6 +342,7 @@ where
         unsafe { *stage = Stage::Finished(output) };
     });
     let before = cell.header.state.to_complete();
+    cell.header.scheduler.terminated(&cell.header);
     if !before.has_join_interest() {
         // No handle will read it: drop the output now. The stage is ours: the
         // handle is gone and nobody else touches it.
@@ -450,8 +481,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // SAFETY: the cell is alive until freed below.
+    let header = unsafe { ptr.as_ref() };
+    if let Some(registry) = header.scheduler.registry() {
+        // Waits for any reader of the register to be done with the task.
+        registry.remove(header);
+    }
     // SAFETY: the cell came from `Box::leak` in `new_task` and nothing refers
-    // to it any more.
+    // to it any more (the register no longer lists it).
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
     let _ = catch_unwind(AssertUnwindSafe(|| drop(cell)));
 }

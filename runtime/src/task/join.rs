@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::core::{JoinRef, TaskRef, dispatch};
-use super::{Id, JoinError};
+use super::{Id, JoinError, TaskInfo};
 
 /// An owned permission to await a spawned task's output. Awaiting it gives
 /// `Ok(output)`, or a [`JoinError`] if the task panicked or was aborted.
@@ -91,6 +91,21 @@ impl<T: Send + 'static> JoinHandle<T> {
     pub fn id(&self) -> Id {
         self.raw.header().id
     }
+
+    /// A snapshot of the task's scheduling state and schedstats.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let handle = rt.spawn(async {});
+    /// assert_eq!(handle.info().polls(), 0);
+    /// rt.block_on(runtime::task::yield_now());
+    /// assert!(handle.info().is_finished());
+    /// assert_eq!(handle.info().polls(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn info(&self) -> TaskInfo {
+        self.raw.header().info()
+    }
 }
 
 impl<T: Send + 'static> Future for JoinHandle<T> {
@@ -166,6 +181,18 @@ impl AbortHandle {
     /// ```
     pub fn id(&self) -> Id {
         self.task.header().id
+    }
+
+    /// A snapshot of the task's scheduling state and schedstats.
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let abort = rt.spawn(std::future::pending::<()>()).abort_handle();
+    /// assert!(abort.info().is_runnable());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn info(&self) -> TaskInfo {
+        self.task.header().info()
     }
 }
 

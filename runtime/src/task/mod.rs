@@ -24,7 +24,9 @@ mod builder;
 pub(crate) mod core;
 mod error;
 mod id;
+pub(crate) mod info;
 mod join;
+pub(crate) mod notifier;
 mod resched;
 pub(crate) mod state;
 mod yield_now;
@@ -32,7 +34,11 @@ mod yield_now;
 pub use builder::Builder;
 pub use error::JoinError;
 pub use id::Id;
+pub(crate) use info::nanos;
+pub use info::{SwitchReason, TaskInfo};
 pub use join::{AbortHandle, JoinHandle};
+pub(crate) use notifier::guarded;
+pub use notifier::{NotifierGuard, PreemptNotifier, register_preempt_notifier};
 pub use resched::{cond_resched, need_resched, set_nice};
 pub use yield_now::yield_now;
 
@@ -71,4 +77,47 @@ where
         Ok(handle) => handle.spawn_blocking(f),
         Err(e) => panic!("runtime::task::spawn_blocking {e}"),
     }
+}
+
+/// A snapshot of the calling task's scheduling state and schedstats, as of
+/// the start of its current poll (the queue flags as of now).
+///
+/// # Panics
+///
+/// Outside a task of this runtime, with a message saying so; see
+/// [`try_current`] for a version that returns `None` instead.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Builder::new_current_thread().build()?;
+/// let polls = rt.block_on(rt.spawn(async {
+///     runtime::task::yield_now().await;
+///     runtime::task::current().polls()
+/// }))
+/// .unwrap();
+/// assert_eq!(polls, 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[track_caller]
+pub fn current() -> TaskInfo {
+    match try_current() {
+        Some(info) => info,
+        None => panic!(
+            "runtime::task::current called outside a task: \
+             it describes the calling task, so call it from inside a spawned task"
+        ),
+    }
+}
+
+/// Like [`current`], but `None` outside a task.
+///
+/// ```
+/// assert!(runtime::task::try_current().is_none());
+/// ```
+pub fn try_current() -> Option<TaskInfo> {
+    let ctx = crate::rt::context::poll_context()?;
+    // SAFETY: the poll context names the task this thread is polling, alive
+    // for the whole poll.
+    Some(unsafe { ctx.task.as_ref() }.info())
 }

@@ -54,6 +54,7 @@ pub fn need_resched() -> bool {
 /// ```
 pub async fn cond_resched() {
     if need_resched() {
+        context::update_poll(|ctx| ctx.preempted = true);
         yield_now().await;
     }
 }

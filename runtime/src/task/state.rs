@@ -104,11 +104,9 @@ impl Snapshot {
     pub(crate) fn is_complete(self) -> bool {
         self.0 & COMPLETE != 0
     }
-    #[cfg(test)]
     pub(crate) fn is_queued(self) -> bool {
         self.0 & QUEUED != 0
     }
-    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_delayed(self) -> bool {
         self.0 & DELAYED != 0
     }
@@ -277,19 +275,23 @@ impl State {
 
     /// The poll returned `Pending`. `block` is what the run queue would do if the
     /// task blocks; the answer says what happened, decided in one CAS.
-    pub(crate) fn after_poll(&self, block: BlockKind) -> AfterPoll {
+    ///
+    /// Also returns the value the transition wrote (or found, for `Cancel`):
+    /// switch-out hooks report from it, never from a later load.
+    pub(crate) fn after_poll(&self, block: BlockKind) -> (AfterPoll, Snapshot) {
         self.update(|cur| {
             debug_assert!(cur & RUNNING != 0, "after_poll from {:?}", Snapshot(cur));
-            if cur & CANCELLED != 0 {
-                return (None, AfterPoll::Cancel);
-            }
-            if cur & NOTIFIED != 0 {
-                return (Some(cur & !(RUNNING | NOTIFIED)), AfterPoll::Requeue);
-            }
-            match block {
-                BlockKind::Delay => (Some((cur & !RUNNING) | DELAYED), AfterPoll::Delayed),
-                BlockKind::Dequeue => (Some(cur & !(RUNNING | QUEUED)), AfterPoll::Dequeued),
-            }
+            let (next, fate) = if cur & CANCELLED != 0 {
+                return (None, (AfterPoll::Cancel, Snapshot(cur)));
+            } else if cur & NOTIFIED != 0 {
+                (cur & !(RUNNING | NOTIFIED), AfterPoll::Requeue)
+            } else {
+                match block {
+                    BlockKind::Delay => ((cur & !RUNNING) | DELAYED, AfterPoll::Delayed),
+                    BlockKind::Dequeue => (cur & !(RUNNING | QUEUED), AfterPoll::Dequeued),
+                }
+            };
+            (Some(next), (fate, Snapshot(next)))
         })
     }
 
@@ -468,7 +470,7 @@ mod tests {
     fn poll_then_block_then_wake_then_poll() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Dequeued);
+        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Dequeued);
         let now = s.load();
         assert!(!now.is_queued() && !now.is_running());
         assert_eq!(s.wake(), WakeAction::Submit);
@@ -492,18 +494,18 @@ mod tests {
         assert_eq!(s.to_running(), ToRunning::Poll);
         assert_eq!(s.wake(), WakeAction::None);
         assert!(s.load().is_notified());
-        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Requeue);
+        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Requeue);
         assert!(s.load().is_runnable() && !s.load().is_notified());
         // A wake before the poll does not count as one during it.
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
     }
 
     #[test]
     fn delayed_is_queued_but_not_runnable() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
         let now = s.load();
         assert!(now.is_queued() && now.is_delayed() && !now.is_runnable());
         // Picked while still asleep: the dequeue finishes.
@@ -516,7 +518,7 @@ mod tests {
     fn wake_of_a_delayed_task_rearms_once() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
         assert_eq!(s.wake(), WakeAction::Rearm);
         assert_eq!(s.wake(), WakeAction::None, "one re-arm message is enough");
         assert!(s.rearm());
@@ -527,7 +529,7 @@ mod tests {
     fn pick_wins_over_an_inflight_rearm_message() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay), AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
         assert_eq!(s.wake(), WakeAction::Rearm);
         assert_eq!(s.delayed_pick(), DelayedPick::Rearm);
         assert!(s.load().is_runnable());
@@ -541,7 +543,7 @@ mod tests {
         assert_eq!(s.to_running(), ToRunning::Poll);
         assert_eq!(s.cancel(), WakeAction::None);
         assert!(s.load().is_cancelled());
-        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Cancel);
+        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Cancel);
         s.to_complete();
         assert!(s.load().is_complete());
         // Queued: cancelled at its next pick.
@@ -576,7 +578,7 @@ mod tests {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
         assert!(!s.to_shutdown());
-        assert_eq!(s.after_poll(BlockKind::Dequeue), AfterPoll::Cancel);
+        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Cancel);
     }
 
     #[test]
@@ -641,7 +643,7 @@ mod loom_tests {
                     })
                 };
                 let seen = task.1.load(Ordering::Relaxed) == 1;
-                let after = task.0.after_poll(block);
+                let (after, _) = task.0.after_poll(block);
                 let action = waker.join().unwrap();
                 let now = task.0.load();
                 let woken_later = match (after, action) {

@@ -52,6 +52,19 @@ pub(crate) struct Started {
     pub(crate) start: Instant,
 }
 
+impl Started {
+    /// How long the poll ran, to charge it. Under loom every poll counts
+    /// 1 ms: the models must make the same scheduling decisions on every
+    /// replay of an interleaving, so no real clock may steer them.
+    pub(crate) fn ran(&self) -> Duration {
+        if cfg!(loom) {
+            Duration::from_millis(1)
+        } else {
+            self.start.elapsed()
+        }
+    }
+}
+
 impl Core {
     pub(crate) fn new(config: Config, index: usize) -> Result<Core, crate::sched::Error> {
         Ok(Core {
@@ -295,7 +308,7 @@ impl Core {
             return false;
         };
         let result = started.task.poll();
-        let ran = started.start.elapsed();
+        let ran = started.ran();
         self.finish_poll(started, result, ran);
         true
     }

@@ -10,6 +10,9 @@ mod metrics;
 mod multi_thread;
 pub(crate) mod registry;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 use std::fmt;
 use std::future::Future;
 use std::io;

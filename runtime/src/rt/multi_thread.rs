@@ -138,7 +138,7 @@ impl Shared {
     /// workers' inboxes (a busy worker may be inside a long poll), then about
     /// half of the busiest other worker's runnable tasks. False if there was
     /// nothing to take.
-    fn steal_into(&self, me: usize) -> bool {
+    pub(crate) fn steal_into(&self, me: usize) -> bool {
         for (v, w) in self.workers.iter().enumerate() {
             if v == me {
                 continue;
@@ -194,6 +194,40 @@ impl Shared {
         true
     }
 
+    /// One turn of worker `index`: takes its inbox, polls its next task and
+    /// files it. False if it had nothing to run.
+    pub(crate) fn run_once(&self, index: usize) -> bool {
+        let me = &self.workers[index];
+        let started = {
+            let mut core = lock(&me.core);
+            core.drain(&me.inbox);
+            let started = core.start_poll();
+            me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
+            started
+        };
+        let Some(started) = started else {
+            return false;
+        };
+        let result = started.task.poll();
+        let ran = started.ran();
+        let spare = {
+            let mut core = lock(&me.core);
+            core.finish_poll(started, result, ran);
+            me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
+            core.nr_runnable() > 1
+        };
+        if spare {
+            self.notify_idle(index);
+        }
+        true
+    }
+
+    /// Cancels everything on worker `index` and closes its inbox.
+    pub(crate) fn shutdown_worker(&self, index: usize) {
+        let me = &self.workers[index];
+        lock(&me.core).shutdown(&me.inbox);
+    }
+
     pub(crate) fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         for w in self.workers.iter() {
@@ -242,31 +276,13 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
     hooks.thread_start();
     loop {
         if shared.shutdown.load(Ordering::SeqCst) {
-            lock(&me.core).shutdown(&me.inbox);
+            shared.shutdown_worker(index);
             me.inbox.set_owner(None);
             hooks.thread_stop();
             return;
         }
         shared.driver.fire_due();
-        let started = {
-            let mut core = lock(&me.core);
-            core.drain(&me.inbox);
-            let started = core.start_poll();
-            me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
-            started
-        };
-        if let Some(started) = started {
-            let result = started.task.poll();
-            let ran = started.start.elapsed();
-            let spare = {
-                let mut core = lock(&me.core);
-                core.finish_poll(started, result, ran);
-                me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
-                core.nr_runnable() > 1
-            };
-            if spare {
-                shared.notify_idle(index);
-            }
+        if shared.run_once(index) {
             continue;
         }
         if shared.steal_into(index) {

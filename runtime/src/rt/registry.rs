@@ -69,6 +69,12 @@ impl Registry {
         lock(self.shard(id)).remove(&id);
     }
 
+    /// How many tasks are listed, finished ones included (for leak checks).
+    #[cfg(all(test, loom))]
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
     /// Snapshots of every listed task that has not finished.
     pub(crate) fn live(&self) -> Vec<TaskInfo> {
         let mut out = Vec::new();

@@ -70,7 +70,7 @@ impl Pool {
             if let Some(task) = state.queue.pop_front() {
                 drop(state);
                 if task.header().state.to_running() == ToRunning::Cancel {
-                    task.cancel();
+                    drop(task.cancel());
                 } else {
                     // The closure runs to completion in this single poll.
                     let done = task.poll();

@@ -31,7 +31,7 @@ use super::hooks::Hooks;
 use super::inbox::{Inbox, Message, shutdown_task};
 use super::metrics::WorkerStats;
 use crate::sched::{Config, EntityId, Migrant, Pick, RunQueue};
-use crate::task::core::TaskRef;
+use crate::task::core::{JoinWake, TaskRef};
 use crate::task::state::{AfterPoll, BlockKind, DelayedPick, Snapshot, ToRunning};
 use crate::task::{SwitchReason, TaskInfo, nanos};
 
@@ -183,7 +183,7 @@ impl Core {
             };
             let task = self.queue.get(id).expect("a picked entity is live").clone();
             if task.header().state.to_running() == ToRunning::Cancel {
-                self.finish_cancelled(id, &task);
+                drop(self.finish_cancelled(id, &task));
                 continue;
             }
             let header = task.header();
@@ -217,7 +217,10 @@ impl Core {
 
     /// Charges the poll, files the task according to how it ended, and runs
     /// the switch-out hooks and notifiers.
-    pub(crate) fn finish_poll(&mut self, started: Started, result: Poll<()>, ran: Duration) {
+    ///
+    /// A completed task's `JoinHandle` is woken last (when `result`, holding
+    /// the pending wake, drops), so a joiner finds the switch-out calls done.
+    pub(crate) fn finish_poll(&mut self, started: Started, result: Poll<JoinWake>, ran: Duration) {
         let Started { id, task, start } = started;
         let ctx = context::end_poll();
         let charge = self.queue.charge(ran).expect("the polled task is running");
@@ -242,6 +245,7 @@ impl Core {
             header.stats.poll_ends(ran, SwitchReason::Completed);
             self.publish();
             self.switched_out(&task, None, SwitchReason::Completed, notifiers);
+            drop(result);
             return;
         }
         let block = if self.queue.would_delay() {
@@ -250,6 +254,7 @@ impl Core {
             BlockKind::Dequeue
         };
         let (fate, now) = header.state.after_poll(block);
+        let mut join_wake = None;
         let reason = match fate {
             AfterPoll::Requeue => {
                 self.queue.yield_to_others().expect("still running");
@@ -265,7 +270,7 @@ impl Core {
                 SwitchReason::Blocked
             }
             AfterPoll::Cancel => {
-                self.finish_cancelled(id, &task);
+                join_wake = Some(self.finish_cancelled(id, &task));
                 SwitchReason::Completed
             }
         };
@@ -278,6 +283,7 @@ impl Core {
         // final state is the one to show.
         let now = (fate != AfterPoll::Cancel).then_some(now);
         self.switched_out(&task, now, reason, notifiers);
+        drop(join_wake);
     }
 
     /// Tells the switch-out hook and the notifiers. `state` is the value the
@@ -313,9 +319,10 @@ impl Core {
         true
     }
 
-    fn finish_cancelled(&mut self, id: EntityId, task: &TaskRef) {
-        task.cancel();
+    fn finish_cancelled(&mut self, id: EntityId, task: &TaskRef) -> JoinWake {
+        let join_wake = task.cancel();
         self.queue.remove(id).expect("a cancelled task is live");
+        join_wake
     }
 
     /// Gives up to `max` runnable tasks (eligible ones first, never delayed or

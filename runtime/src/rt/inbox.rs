@@ -158,7 +158,7 @@ pub(crate) struct Inbox {
 /// Cancels a task that no worker will run again.
 pub(crate) fn shutdown_task(task: &TaskRef) {
     if task.header().state.to_shutdown() {
-        task.cancel();
+        drop(task.cancel());
     }
 }
 

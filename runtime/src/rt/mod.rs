@@ -303,7 +303,8 @@ impl Builder {
     /// Calls `f` on the worker just after each poll of any task, with the
     /// [`SwitchReason`] and a [`TaskInfo`] whose queue flags come from the
     /// same transition: `info.is_runnable() == reason.is_runnable()`, while
-    /// `info.is_queued()` may be true for a blocked, delayed task.
+    /// `info.is_queued()` may be true for a blocked, delayed task. A task's
+    /// `Completed` call comes before its `JoinHandle` is woken.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};

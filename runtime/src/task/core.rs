@@ -117,11 +117,14 @@ impl Header {
 
 /// The operations that depend on the future's type.
 struct Vtable {
-    /// Polls the future; the caller holds `RUNNING`.
-    poll: unsafe fn(NonNull<Header>) -> Poll<()>,
+    /// Polls the future; the caller holds `RUNNING`. `Ready(true)` when the
+    /// task completed and its join waker is to be woken.
+    poll: unsafe fn(NonNull<Header>) -> Poll<bool>,
     /// Drops the future and completes the task as cancelled; the caller holds
     /// `RUNNING`.
-    cancel: unsafe fn(NonNull<Header>),
+    cancel: unsafe fn(NonNull<Header>) -> bool,
+    /// Wakes the join waker of a completed task by reference.
+    wake_join: unsafe fn(NonNull<Header>),
     /// For the `JoinHandle`: writes `Poll<Result<T, JoinError>>` to `dst`.
     poll_join: unsafe fn(NonNull<Header>, dst: *mut (), cx: &mut Context<'_>),
     /// For the `JoinHandle`'s drop.
@@ -175,18 +178,25 @@ impl TaskRef {
 
     /// Polls the future once; the caller holds `RUNNING`. `Ready` once the
     /// task is complete (output stored, joiner woken).
-    pub(crate) fn poll(&self) -> Poll<()> {
+    ///
+    /// The `JoinHandle` is woken when the returned [`JoinWake`] drops, so the
+    /// worker can finish its switch-out calls first.
+    pub(crate) fn poll(&self) -> Poll<JoinWake> {
         // SAFETY: the vtable matches the cell's type, the cell is alive (we
         // hold a reference) and the caller holds `RUNNING`, as `poll` requires.
-        unsafe { (self.header().vtable.poll)(self.ptr) }
+        match unsafe { (self.header().vtable.poll)(self.ptr) } {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(wake) => Poll::Ready(JoinWake::new(self, wake)),
+        }
     }
 
     /// Drops the future (if still there) and completes the task as cancelled;
     /// the caller holds `RUNNING` (from `to_running`, `after_poll` or
     /// `to_shutdown`).
-    pub(crate) fn cancel(&self) {
+    pub(crate) fn cancel(&self) -> JoinWake {
         // SAFETY: as for `poll`.
-        unsafe { (self.header().vtable.cancel)(self.ptr) }
+        let wake = unsafe { (self.header().vtable.cancel)(self.ptr) };
+        JoinWake::new(self, wake)
     }
 
     /// A waker borrowing this reference (no count traffic): valid while `self`.
@@ -195,6 +205,27 @@ impl TaskRef {
         // the `RawWaker` contract; `ManuallyDrop` keeps it from releasing a
         // reference it never took.
         ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(self.ptr)) })
+    }
+}
+
+/// A completed task's pending join wake-up, delivered on drop.
+#[must_use = "dropping it wakes the JoinHandle at once"]
+pub(crate) struct JoinWake(Option<TaskRef>);
+
+impl JoinWake {
+    fn new(task: &TaskRef, wake: bool) -> JoinWake {
+        JoinWake(wake.then(|| task.clone()))
+    }
+}
+
+impl Drop for JoinWake {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            // SAFETY: the vtable matches the cell, which `task` keeps alive,
+            // and the task is complete with `JOIN_WAKER` set (else `wake`
+            // would have been false), so the slot is shared read-only.
+            unsafe { (task.header().vtable.wake_join)(task.ptr) }
+        }
     }
 }
 
@@ -260,6 +291,7 @@ where
     &Vtable {
         poll: poll::<F>,
         cancel: cancel::<F>,
+        wake_join: wake_join::<F>,
         poll_join: poll_join::<F>,
         drop_join: drop_join::<F>,
         dealloc: dealloc::<F>,
@@ -278,7 +310,7 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 /// # Safety
 ///
 /// `ptr` must point at a live `Cell<F>` whose `RUNNING` the caller holds.
-unsafe fn poll<F>(ptr: NonNull<Header>) -> Poll<()>
+unsafe fn poll<F>(ptr: NonNull<Header>) -> Poll<bool>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -309,18 +341,18 @@ where
         None => Poll::Pending,
         Some(output) => {
             // SAFETY: still holding `RUNNING`.
-            unsafe { complete::<F>(cell, output) };
-            Poll::Ready(())
+            Poll::Ready(unsafe { complete::<F>(cell, output) })
         }
     }
 }
 
-/// Drops the future, stores the output and completes the task.
+/// Drops the future, stores the output and completes the task. Returns
+/// whether the `JoinHandle`'s waker is to be woken (see [`JoinWake`]).
 ///
 /// # Safety
 ///
 /// The caller holds `RUNNING` on `cell`.
-unsafe fn complete<F>(cell: &Cell<F>, output: Result<F::Output, JoinError>)
+unsafe fn complete<F>(cell: &Cell<F>, output: Result<F::Output, JoinError>) -> bool
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -351,21 +383,16 @@ where
             unsafe { std::mem::replace(&mut *stage, Stage::Consumed) }
         });
         let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
-    } else if before.has_join_waker() {
-        cell.join_waker.with(|slot| {
-            // SAFETY: `JOIN_WAKER` was set when we completed, so the slot is
-            // shared read-only and its waker stays until the cell is freed.
-            if let Some(waker) = unsafe { &*slot } {
-                waker.wake_by_ref();
-            }
-        });
+        false
+    } else {
+        before.has_join_waker()
     }
 }
 
 /// # Safety
 ///
 /// `ptr` must point at a live `Cell<F>` whose `RUNNING` the caller holds.
-unsafe fn cancel<F>(ptr: NonNull<Header>)
+unsafe fn cancel<F>(ptr: NonNull<Header>) -> bool
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -376,10 +403,28 @@ where
         // SAFETY: exclusive while `RUNNING`.
         matches!(unsafe { &*stage }, Stage::Running(_))
     });
-    if running {
-        // SAFETY: the caller holds `RUNNING`.
-        unsafe { complete::<F>(cell, Err(JoinError::cancelled(cell.header.id))) };
-    }
+    // SAFETY: the caller holds `RUNNING`.
+    running && unsafe { complete::<F>(cell, Err(JoinError::cancelled(cell.header.id))) }
+}
+
+/// # Safety
+///
+/// `ptr` must point at a live, complete `Cell<F>` whose completion found
+/// `JOIN_WAKER` set.
+unsafe fn wake_join<F>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // SAFETY: forwarded from the caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    cell.join_waker.with(|slot| {
+        // SAFETY: `JOIN_WAKER` was set when the task completed, so the slot
+        // is shared read-only and its waker stays until the cell is freed.
+        if let Some(waker) = unsafe { &*slot } {
+            waker.wake_by_ref();
+        }
+    });
 }
 
 /// # Safety

@@ -30,7 +30,9 @@ use crate::rt::context;
 /// be polled again without a wake; if not, only a wake brings it back (even if
 /// it stays queued as a delayed task).
 ///
-/// Calls for one task never overlap. A panic in a callback is caught and
+/// Calls for one task never overlap, and the final
+/// `sched_out(`[`Completed`](SwitchReason::Completed)`)` is delivered before
+/// the task's `JoinHandle` is woken. A panic in a callback is caught and
 /// reported on stderr; the worker carries on.
 ///
 /// # Examples

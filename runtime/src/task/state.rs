@@ -67,8 +67,10 @@
 //!    runnable with exactly one entry.
 //!
 //! A re-arm message can arrive after the task was re-armed at a pick, ran, and
-//! blocked delayed again; it then re-arms it once more: a spurious wake, which
-//! futures must tolerate anyway.
+//! blocked delayed again. It then finds `NOTIFIED` clear (the pick consumed
+//! it) and does nothing, so a blocked task is never polled again without a
+//! wake since its block; if a newer wake set `NOTIFIED`, the first message to
+//! arrive acts on it and the other finds nothing.
 
 use std::fmt;
 
@@ -314,10 +316,11 @@ impl State {
     }
 
     /// A re-arm message reached the owner. Returns whether the task was still
-    /// delayed and is now runnable (wake it in place on the run queue).
+    /// delayed with a wake pending and is now runnable (wake it in place on
+    /// the run queue).
     pub(crate) fn rearm(&self) -> bool {
         self.update(|cur| {
-            if cur & (QUEUED | DELAYED) == QUEUED | DELAYED {
+            if cur & (QUEUED | DELAYED | NOTIFIED) == QUEUED | DELAYED | NOTIFIED {
                 (Some(cur & !(DELAYED | NOTIFIED)), true)
             } else {
                 (None, false)
@@ -534,6 +537,24 @@ mod tests {
         assert_eq!(s.delayed_pick(), DelayedPick::Rearm);
         assert!(s.load().is_runnable());
         assert!(!s.rearm(), "the message finds nothing to do");
+    }
+
+    #[test]
+    fn a_stale_rearm_message_does_not_wake_a_task_that_blocked_again() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.wake(), WakeAction::Rearm); // message 1 on its way
+        assert_eq!(s.delayed_pick(), DelayedPick::Rearm); // the pick wins
+        assert_eq!(s.to_running(), ToRunning::Poll);
+        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        // Message 1 arrives: no wake since the block, so the task sleeps on.
+        assert!(!s.rearm());
+        assert!(s.load().is_delayed());
+        // A new wake sends message 2, which re-arms it.
+        assert_eq!(s.wake(), WakeAction::Rearm);
+        assert!(s.rearm());
+        assert!(s.load().is_runnable());
     }
 
     #[test]

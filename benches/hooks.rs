@@ -52,14 +52,43 @@ fn yield_many_ours(rt: &runtime::Runtime, notifier: Option<&Arc<Count>>) {
     });
 }
 
+/// A builder of the flavor benchmarked: multi-thread with up to 4 workers
+/// (tokio's setting), or current-thread, where the per-poll cost shows
+/// without lock contention between workers.
+fn ours(multi: bool) -> runtime::Builder {
+    if multi {
+        let mut b = runtime::Builder::new_multi_thread();
+        b.worker_threads(workers());
+        b
+    } else {
+        runtime::Builder::new_current_thread()
+    }
+}
+
 fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("yield_many");
+    for multi in [true, false] {
+        group(c, multi);
+    }
+}
+
+fn group(c: &mut Criterion, multi: bool) {
+    let mut group = c.benchmark_group(if multi {
+        "yield_many"
+    } else {
+        "yield_many_current_thread"
+    });
     group.sample_size(20);
 
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
-        .build()
-        .unwrap();
+    let tokio = if multi {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers())
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    };
     group.bench_function("tokio", |b| {
         b.iter(|| {
             tokio.block_on(async {
@@ -79,16 +108,12 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let plain = runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
-        .build()
-        .unwrap();
+    let plain = ours(multi).build().unwrap();
     group.bench_function("runtime", |b| b.iter(|| yield_many_ours(&plain, None)));
 
     let calls = Arc::new(AtomicU64::new(0));
     let (a, b2) = (calls.clone(), calls.clone());
-    let hooked = runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
+    let hooked = ours(multi)
         .on_switch_in(move |info, worker| {
             a.fetch_add(info.polls() + worker as u64, Ordering::Relaxed);
         })

@@ -50,6 +50,8 @@ pub(crate) struct Started {
     id: EntityId,
     pub(crate) task: TaskRef,
     pub(crate) start: Instant,
+    /// When the poll was due to start, in schedstats time ([`nanos`]).
+    start_ns: u64,
 }
 
 impl Started {
@@ -96,18 +98,23 @@ impl Core {
         self.queue.nr_queued()
     }
 
-    fn publish(&self) {
-        self.stats.publish(
-            self.queue.nr_queued(),
-            self.queue.nr_runnable(),
-            self.queue.avg_vruntime(),
-        );
+    /// Publishes the worker's counts and virtual time; returns the latter.
+    fn publish(&self) -> u64 {
+        let avg = self.queue.avg_vruntime();
+        self.stats
+            .publish(self.queue.nr_queued(), self.queue.nr_runnable(), avg);
+        avg
     }
 
     /// Records the run queue's view of a task in its schedstats.
     fn publish_task(&self, id: EntityId, task: &TaskRef) {
-        if let Ok(info) = self.queue.info(id) {
-            task.header().stats.publish(&info);
+        self.publish_task_at(id, task, self.queue.avg_vruntime());
+    }
+
+    /// Same, with the queue's virtual time already at hand.
+    fn publish_task_at(&self, id: EntityId, task: &TaskRef, avg: u64) {
+        if let Some(view) = self.queue.stats_of(id, avg) {
+            task.header().stats.publish(view);
         }
     }
 
@@ -188,7 +195,8 @@ impl Core {
             }
             let header = task.header();
             let mut start = Instant::now();
-            header.stats.poll_starts(nanos(start));
+            let start_ns = nanos(start);
+            header.stats.poll_starts(start_ns);
             self.stats.polled();
             // SAFETY: `to_running` gave this thread `RUNNING`.
             let notifiers = !unsafe { header.notifiers.is_empty() };
@@ -211,7 +219,12 @@ impl Core {
                 reweight: None,
                 preempted: false,
             });
-            return Some(Started { id, task, start });
+            return Some(Started {
+                id,
+                task,
+                start,
+                start_ns,
+            });
         }
     }
 
@@ -221,7 +234,9 @@ impl Core {
     /// A completed task's `JoinHandle` is woken last (when `result`, holding
     /// the pending wake, drops), so a joiner finds the switch-out calls done.
     pub(crate) fn finish_poll(&mut self, started: Started, result: Poll<JoinWake>, ran: Duration) {
-        let Started { id, task, start } = started;
+        let Started {
+            id, task, start_ns, ..
+        } = started;
         let ctx = context::end_poll();
         let charge = self.queue.charge(ran).expect("the polled task is running");
         if let Some(weight) = ctx.and_then(|c| c.reweight) {
@@ -258,7 +273,7 @@ impl Core {
         let reason = match fate {
             AfterPoll::Requeue => {
                 self.queue.yield_to_others().expect("still running");
-                header.stats.runnable_at(nanos(start + ran));
+                header.stats.runnable_at(start_ns + ran.as_nanos() as u64);
                 if charge.renewed || ctx.is_some_and(|c| c.preempted) {
                     SwitchReason::Preempted
                 } else {
@@ -275,10 +290,10 @@ impl Core {
             }
         };
         header.stats.poll_ends(ran, reason);
+        let avg = self.publish();
         if reason != SwitchReason::Completed {
-            self.publish_task(id, &task);
+            self.publish_task_at(id, &task, avg);
         }
-        self.publish();
         // A cancelled task's state changed after the CAS (it completed): its
         // final state is the one to show.
         let now = (fate != AfterPoll::Cancel).then_some(now);

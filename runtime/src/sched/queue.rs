@@ -386,6 +386,20 @@ impl<T> RunQueue<T> {
         })
     }
 
+    /// The runtime's cheap per-poll view of an entity, given the queue's
+    /// current [`avg_vruntime`](Self::avg_vruntime) `avg`: its vruntime,
+    /// deadline, real lag in ns (the stored lag if sleeping) and weight.
+    pub(crate) fn stats_of(&self, id: EntityId, avg: u64) -> Option<(u64, u64, i64, u32)> {
+        let idx = self.slot_of(id).ok()?;
+        let s = &self.slots[idx as usize];
+        let n = self.tree.node(idx);
+        let vlag = match s.state {
+            SlotState::Sleeping => s.vlag,
+            _ => avg.wrapping_sub(n.vruntime) as i64,
+        };
+        Some((n.vruntime, n.deadline, real_lag(vlag, s.weight), s.weight))
+    }
+
     // ----- arithmetic -----
 
     #[inline]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::Id;
 use super::state::Snapshot;
-use crate::sched::{EntityInfo, Weight};
+use crate::sched::Weight;
 
 /// Why a task's poll ended, as its switch-out hooks see it.
 ///
@@ -413,12 +413,13 @@ impl Stats {
         }
     }
 
-    /// Records the run queue's view of the task.
-    pub(crate) fn publish(&self, info: &EntityInfo) {
-        self.weight.store(info.weight.get(), Relaxed);
-        self.vruntime.store(info.vruntime, Relaxed);
-        self.deadline.store(info.deadline, Relaxed);
-        self.lag.store(info.lag_ns, Relaxed);
+    /// Records the run queue's view of the task: vruntime, deadline, lag
+    /// and weight.
+    pub(crate) fn publish(&self, (vruntime, deadline, lag, weight): (u64, u64, i64, u32)) {
+        self.weight.store(weight, Relaxed);
+        self.vruntime.store(vruntime, Relaxed);
+        self.deadline.store(deadline, Relaxed);
+        self.lag.store(lag, Relaxed);
     }
 
     /// The task became runnable at `now` (a spawn, a wake, a requeue).
@@ -428,8 +429,9 @@ impl Stats {
 
     /// A poll starts at `now`: ends the wait, counts the poll.
     pub(crate) fn poll_starts(&self, now: u64) {
-        let since = self.runnable_since.swap(NOT_WAITING, Relaxed);
+        let since = self.runnable_since.load(Relaxed);
         if since != NOT_WAITING {
+            self.runnable_since.store(NOT_WAITING, Relaxed);
             bump(&self.wait_ns, now.saturating_sub(since));
         }
         bump(&self.polls, 1);

@@ -145,7 +145,23 @@ impl fmt::Debug for NotifierGuard {
 ///
 /// # Examples
 ///
-/// See [`PreemptNotifier`].
+/// See [`PreemptNotifier`] for use inside a task; outside one it panics:
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtime::task::{PreemptNotifier, SwitchReason};
+///
+/// struct Quiet;
+/// impl PreemptNotifier for Quiet {
+///     fn sched_in(&self, _: usize) {}
+///     fn sched_out(&self, _: SwitchReason) {}
+/// }
+///
+/// let outside = std::panic::catch_unwind(|| {
+///     runtime::task::register_preempt_notifier(Arc::new(Quiet))
+/// });
+/// assert!(outside.is_err());
+/// ```
 #[track_caller]
 pub fn register_preempt_notifier(notifier: Arc<dyn PreemptNotifier>) -> NotifierGuard {
     let Some(task) = context::poll_context().map(|ctx| ctx.task) else {

@@ -246,6 +246,36 @@ fn loom_wake_against_delayed_pick() {
     });
 }
 
+/// Worker 0 with task A delayed (polled once, ineligible when it blocked)
+/// beside B and C, runnable and never polled, whose gates are open.
+struct Beside {
+    gate: Gate,
+    counts: Arc<Counts>,
+    a: JoinHandle<u32>,
+    others: Arc<Counts>,
+    b: JoinHandle<u32>,
+    c: JoinHandle<u32>,
+}
+
+fn delayed_beside_two(rt: &Arc<Shared>) -> Beside {
+    let gate = Gate::new();
+    let counts = Arc::new(Counts::default());
+    let a = spawn(rt, gate.wait(counts.clone()));
+    let others = Arc::new(Counts::default());
+    let b = spawn(rt, Gate::open_now().wait(others.clone()));
+    let c = spawn(rt, Gate::open_now().wait(others.clone()));
+    assert!(rt.run_once(0));
+    assert!(a.info().is_delayed(), "setup: A should be delayed");
+    Beside {
+        gate,
+        counts,
+        a,
+        others,
+        b,
+        c,
+    }
+}
+
 /// Scenario 3: A is delayed on worker 0 beside two runnable tasks; worker 1
 /// steals while A is woken and worker 0 runs. The delayed entry is never
 /// stolen, every task runs to completion exactly once, nothing leaks.
@@ -253,14 +283,14 @@ fn loom_wake_against_delayed_pick() {
 fn loom_wake_against_steal() {
     model("wake vs steal", || {
         let rt = runtime(2, Hooks::default());
-        let gate = Gate::new();
-        let counts = Arc::new(Counts::default());
-        let mut a = spawn(&rt, gate.wait(counts.clone()));
-        let others = Arc::new(Counts::default());
-        let b = spawn(&rt, Gate::open_now().wait(others.clone()));
-        let c = spawn(&rt, Gate::open_now().wait(others.clone()));
-        assert!(rt.run_once(0));
-        assert!(a.info().is_delayed(), "setup: A should be delayed");
+        let Beside {
+            gate,
+            counts,
+            mut a,
+            others,
+            b,
+            c,
+        } = delayed_beside_two(&rt);
         let stealer = {
             let rt = rt.clone();
             thread::spawn(move || {
@@ -554,14 +584,14 @@ fn loom_switch_reason_matches_the_task_fate() {
 fn loom_steal_with_a_delayed_entry_accounts_for_every_task() {
     model("steal with delayed entry", || {
         let rt = runtime(2, Hooks::default());
-        let gate = Gate::new();
-        let counts = Arc::new(Counts::default());
-        let mut a = spawn(&rt, gate.wait(counts.clone()));
-        let others = Arc::new(Counts::default());
-        let b = spawn(&rt, Gate::open_now().wait(others.clone()));
-        let c = spawn(&rt, Gate::open_now().wait(others.clone()));
-        assert!(rt.run_once(0));
-        assert!(a.info().is_delayed());
+        let Beside {
+            gate,
+            counts,
+            mut a,
+            others,
+            b,
+            c,
+        } = delayed_beside_two(&rt);
         let stealer = {
             let rt = rt.clone();
             thread::spawn(move || {

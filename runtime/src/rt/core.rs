@@ -255,7 +255,8 @@ impl Core {
             unsafe { header.notifiers.pending() }
         };
         if result.is_ready() {
-            // The poll completed the task (output stored, joiner woken).
+            // The poll completed the task (output stored; its joiner is
+            // woken when `result` drops, after the switch-out calls).
             self.queue.remove(id).expect("a finished task is live");
             header.stats.poll_ends(ran, SwitchReason::Completed);
             self.publish();

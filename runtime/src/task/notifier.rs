@@ -219,12 +219,18 @@ impl Notifiers {
         }
     }
 
-    fn get(&self) -> Option<List> {
+    /// # Safety
+    ///
+    /// The caller holds the task's `RUNNING` bit.
+    unsafe fn get(&self) -> Option<List> {
         // SAFETY: the caller holds `RUNNING`, which serializes every access.
         self.list.with(|l| unsafe { (*l).clone() })
     }
 
-    fn set(&self, list: Option<List>) {
+    /// # Safety
+    ///
+    /// The caller holds the task's `RUNNING` bit.
+    unsafe fn set(&self, list: Option<List>) {
         // SAFETY: as in `get`; no reference into the cell outlives `get`.
         self.list.with_mut(|l| unsafe { *l = list });
     }
@@ -243,11 +249,13 @@ impl Notifiers {
     ///
     /// The caller holds the task's `RUNNING` bit.
     unsafe fn push(&self, entry: Arc<Entry>) {
-        let list: List = match self.get() {
+        // SAFETY: the caller's promise.
+        let list: List = match unsafe { self.get() } {
             Some(old) => old.iter().cloned().chain([entry]).collect(),
             None => Arc::from([entry]),
         };
-        self.set(Some(list));
+        // SAFETY: the caller's promise.
+        unsafe { self.set(Some(list)) };
     }
 
     /// Drops unregistered notifiers, then calls `sched_in` on the others.
@@ -256,14 +264,18 @@ impl Notifiers {
     ///
     /// The caller holds the task's `RUNNING` bit.
     pub(crate) unsafe fn sched_in(&self, worker: usize) {
-        let Some(list) = self.get() else { return };
+        // SAFETY: the caller's promise.
+        let Some(list) = (unsafe { self.get() }) else {
+            return;
+        };
         let live = |e: &&Arc<Entry>| e.live.load(Ordering::Acquire);
         let list = if list.iter().all(|e| live(&e)) {
             list
         } else {
             let kept: List = list.iter().filter(live).cloned().collect();
             let kept = (!kept.is_empty()).then_some(kept);
-            self.set(kept.clone());
+            // SAFETY: the caller's promise.
+            unsafe { self.set(kept.clone()) };
             match kept {
                 Some(kept) => kept,
                 None => return,
@@ -283,6 +295,7 @@ impl Notifiers {
     ///
     /// The caller holds the task's `RUNNING` bit.
     pub(crate) unsafe fn pending(&self) -> Option<Pending> {
-        self.get().map(Pending)
+        // SAFETY: the caller's promise.
+        unsafe { self.get() }.map(Pending)
     }
 }

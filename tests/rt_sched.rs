@@ -150,9 +150,10 @@ fn yield_rule(flavor: &str, rt: runtime::Runtime) {
     }
     // Not vacuous: the tasks did take turns. (A poll stretched by the OS is
     // charged in full and legitimately earns the other task a run of
-    // repeats, so on a loaded machine turns are fewer than 200.)
+    // repeats, so on a loaded machine turns are far fewer than 200: with two
+    // CPU hogs beside the test on two cores, fewer than 20 were seen.)
     assert!(
-        switches >= 20,
+        switches >= 5,
         "{flavor}: only {switches} switches in 400 polls"
     );
 }

@@ -32,6 +32,7 @@ pub mod sched;
 pub mod task;
 pub mod time;
 
+mod clock;
 mod loom;
 mod rt;
 

@@ -2,7 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Handle;
 use crate::sched::Weight;
@@ -27,7 +27,8 @@ loom::thread_local! {
 pub(crate) struct PollContext {
     /// The task being polled; alive, and its `RUNNING` held, for the poll.
     pub(crate) task: NonNull<Header>,
-    pub(crate) start: Instant,
+    /// When the poll started, on the scheduler's clock (`crate::clock`).
+    pub(crate) start: u64,
     /// Run time left in the task's current request when the poll started.
     pub(crate) budget: Duration,
     /// Another task was runnable on this worker when the poll started.

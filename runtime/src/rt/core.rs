@@ -24,16 +24,17 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::context::{self, PollContext};
 use super::hooks::Hooks;
 use super::inbox::{Inbox, Message, shutdown_task};
 use super::metrics::WorkerStats;
+use crate::clock;
 use crate::sched::{Config, EntityId, Migrant, Pick, RunQueue};
 use crate::task::core::{JoinWake, TaskRef};
 use crate::task::state::{AfterPoll, BlockKind, DelayedPick, Snapshot, ToRunning};
-use crate::task::{SwitchReason, TaskInfo, nanos};
+use crate::task::{SwitchReason, TaskInfo};
 
 pub(crate) struct Core {
     queue: RunQueue<TaskRef>,
@@ -43,26 +44,31 @@ pub(crate) struct Core {
     stats: Arc<WorkerStats>,
     /// The runtime's hooks, if it has switch hooks.
     hooks: Option<Arc<Hooks>>,
+    /// When the previous poll ended, if the worker went straight on to the
+    /// next one: that poll starts then, so back-to-back polls read the clock
+    /// once each (the scheduler's work between them is charged to the next).
+    resume: Option<u64>,
 }
 
 /// A poll about to run, from [`Core::start_poll`].
 pub(crate) struct Started {
     id: EntityId,
     pub(crate) task: TaskRef,
-    pub(crate) start: Instant,
-    /// When the poll was due to start, in schedstats time ([`nanos`]).
-    start_ns: u64,
+    /// When the poll started, on the scheduler's [`clock`].
+    pub(crate) start: u64,
 }
 
 impl Started {
-    /// How long the poll ran, to charge it. Under loom every poll counts
-    /// 1 ms: the models must make the same scheduling decisions on every
-    /// replay of an interleaving, so no real clock may steer them.
-    pub(crate) fn ran(&self) -> Duration {
+    /// Reads the clock at the poll's end: how long it ran, to charge it, and
+    /// when it ended. Under loom every poll counts 1 ms: the models must make
+    /// the same scheduling decisions on every replay of an interleaving, so no
+    /// real clock may steer them.
+    pub(crate) fn stop(&self) -> (Duration, u64) {
+        let end = clock::now();
         if cfg!(loom) {
-            Duration::from_millis(1)
+            (Duration::from_millis(1), end)
         } else {
-            self.start.elapsed()
+            (Duration::from_nanos(end.saturating_sub(self.start)), end)
         }
     }
 }
@@ -74,6 +80,7 @@ impl Core {
             index,
             stats: Arc::default(),
             hooks: None,
+            resume: None,
         })
     }
 
@@ -124,7 +131,7 @@ impl Core {
         if messages.is_empty() {
             return;
         }
-        let now = nanos(Instant::now());
+        let now = clock::now();
         for message in messages {
             match message {
                 Message::Submit(task) => self.admit(task, now),
@@ -139,7 +146,7 @@ impl Core {
     }
 
     /// A new entry: a first spawn, or the wake of a task that left the queue.
-    /// `now` is the time it became runnable (see [`nanos`]).
+    /// `now` is the time it became runnable, on the scheduler's [`clock`].
     pub(crate) fn admit(&mut self, task: TaskRef, now: u64) {
         if task.header().entity().is_some() {
             self.wake_entity(&task, now);
@@ -173,6 +180,7 @@ impl Core {
     /// hooks and notifiers, then publishes the poll's context for the task
     /// to read.
     pub(crate) fn start_poll(&mut self) -> Option<Started> {
+        let mut resume = self.resume.take();
         loop {
             let id = match self.queue.pick() {
                 Pick::Idle => return None,
@@ -181,7 +189,7 @@ impl Core {
                     let task = self.queue.get(id).expect("a picked entity is live").clone();
                     if task.header().state.delayed_pick() == DelayedPick::Rearm {
                         // Woken while delayed: runnable again, at lag 0.
-                        self.wake_entity(&task, nanos(Instant::now()));
+                        self.wake_entity(&task, clock::now());
                     } else {
                         self.publish_task(id, &task);
                     }
@@ -194,9 +202,8 @@ impl Core {
                 continue;
             }
             let header = task.header();
-            let mut start = Instant::now();
-            let start_ns = nanos(start);
-            header.stats.poll_starts(start_ns);
+            let mut start = resume.take().unwrap_or_else(clock::now);
+            header.stats.poll_starts(start);
             self.stats.polled();
             // SAFETY: `to_running` gave this thread `RUNNING`.
             let notifiers = !unsafe { header.notifiers.is_empty() };
@@ -209,7 +216,7 @@ impl Core {
                     unsafe { header.notifiers.sched_in(self.index) };
                 }
                 // The callbacks' time is not the task's.
-                start = Instant::now();
+                start = clock::now();
             }
             context::begin_poll(PollContext {
                 task: NonNull::from(header),
@@ -219,12 +226,7 @@ impl Core {
                 reweight: None,
                 preempted: false,
             });
-            return Some(Started {
-                id,
-                task,
-                start,
-                start_ns,
-            });
+            return Some(Started { id, task, start });
         }
     }
 
@@ -234,9 +236,7 @@ impl Core {
     /// A completed task's `JoinHandle` is woken last (when `result`, holding
     /// the pending wake, drops), so a joiner finds the switch-out calls done.
     pub(crate) fn finish_poll(&mut self, started: Started, result: Poll<JoinWake>, ran: Duration) {
-        let Started {
-            id, task, start_ns, ..
-        } = started;
+        let Started { id, task, start } = started;
         let ctx = context::end_poll();
         let charge = self.queue.charge(ran).expect("the polled task is running");
         if let Some(weight) = ctx.and_then(|c| c.reweight) {
@@ -274,7 +274,7 @@ impl Core {
         let reason = match fate {
             AfterPoll::Requeue => {
                 self.queue.yield_to_others().expect("still running");
-                header.stats.runnable_at(start_ns + ran.as_nanos() as u64);
+                header.stats.runnable_at(start + ran.as_nanos() as u64);
                 if charge.renewed || ctx.is_some_and(|c| c.preempted) {
                     SwitchReason::Preempted
                 } else {
@@ -324,14 +324,27 @@ impl Core {
         }
     }
 
+    /// The previous poll ended at `end` and the worker goes straight on to
+    /// the next: it starts then, without another clock read.
+    pub(crate) fn resume_at(&mut self, end: u64) {
+        self.resume = Some(end);
+    }
+
+    /// Something other than a task ran since the last poll: the next poll
+    /// reads the clock.
+    pub(crate) fn forget_resume(&mut self) {
+        self.resume = None;
+    }
+
     /// Runs the next task, if any; false when nothing is queued.
     pub(crate) fn run_one(&mut self) -> bool {
         let Some(started) = self.start_poll() else {
             return false;
         };
         let result = started.task.poll();
-        let ran = started.ran();
+        let (ran, end) = started.stop();
         self.finish_poll(started, result, ran);
+        self.resume_at(end);
         true
     }
 

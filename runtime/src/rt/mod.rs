@@ -868,6 +868,10 @@ impl Handle {
                 guard.core = shared.take_core();
             }
             if main.woken.swap(false, Ordering::AcqRel) {
+                if let Some(core) = guard.core.as_mut() {
+                    // This poll is not a task's: the next task starts after it.
+                    core.forget_resume();
+                }
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }

@@ -22,11 +22,13 @@
 //!    next loop turn, cancels everything on its core and closes its inbox
 //!    (later messages cancel their task themselves), then exits.
 
+use std::task::Poll;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::Handle;
 use super::context;
-use super::core::Core;
+use super::core::{Core, Started};
 use super::inbox::{Inbox, Message};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,8 +38,25 @@ use super::metrics::{RuntimeMetrics, WorkerStats};
 use super::registry::Registry;
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread;
-use crate::task::core::{Header, Schedule, TaskRef};
+use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
 use crate::time::driver::Driver;
+
+/// A poll that ran and is not filed yet (see [`Shared::run_turn`]).
+pub(crate) struct Polled {
+    started: Started,
+    result: Poll<JoinWake>,
+    ran: Duration,
+    end: u64,
+}
+
+impl Polled {
+    /// Charges the poll and files its task, then lets the next poll start
+    /// when this one ended.
+    fn file(self, core: &mut Core) {
+        core.finish_poll(self.started, self.result, self.ran);
+        core.resume_at(self.end);
+    }
+}
 
 struct Worker {
     inbox: Inbox,
@@ -147,7 +166,7 @@ impl Shared {
             if !spawns.is_empty() {
                 let mut core = lock(&self.workers[me].core);
                 core.stats().stole(spawns.len());
-                let now = crate::task::nanos(std::time::Instant::now());
+                let now = crate::clock::now();
                 for task in spawns {
                     core.admit(task, now);
                 }
@@ -195,31 +214,63 @@ impl Shared {
     }
 
     /// One turn of worker `index`: takes its inbox, polls its next task and
-    /// files it. False if it had nothing to run.
+    /// files it. False if it had nothing to run. (The loom models drive
+    /// workers turn by turn with it.)
+    #[cfg(loom)]
     pub(crate) fn run_once(&self, index: usize) -> bool {
+        match self.run_turn(index, None) {
+            Some(polled) => {
+                self.file(index, polled);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// One turn of worker `index` that leaves its poll unfiled: files `prev`
+    /// (the previous turn's poll), takes the inbox and starts the next task,
+    /// all under one lock of the core, then polls the task unlocked. `None`
+    /// if it had nothing to run (`prev` is filed either way).
+    pub(crate) fn run_turn(&self, index: usize, prev: Option<Polled>) -> Option<Polled> {
         let me = &self.workers[index];
-        let started = {
+        let (started, spare) = {
             let mut core = lock(&me.core);
+            if let Some(prev) = prev {
+                prev.file(&mut core);
+            }
             core.drain(&me.inbox);
             let started = core.start_poll();
-            me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
-            started
-        };
-        let Some(started) = started else {
-            return false;
-        };
-        let result = started.task.poll();
-        let ran = started.ran();
-        let spare = {
-            let mut core = lock(&me.core);
-            core.finish_poll(started, result, ran);
-            me.runnable.store(core.nr_runnable(), Ordering::Relaxed);
-            core.nr_runnable() > 1
+            let runnable = core.nr_runnable();
+            me.runnable.store(runnable, Ordering::Relaxed);
+            (started, runnable > 1)
         };
         if spare {
             self.notify_idle(index);
         }
-        true
+        let started = started?;
+        let result = started.task.poll();
+        let (ran, end) = started.stop();
+        Some(Polled {
+            started,
+            result,
+            ran,
+            end,
+        })
+    }
+
+    /// Files a poll that [`run_turn`](Self::run_turn) left unfiled.
+    pub(crate) fn file(&self, index: usize, polled: Polled) {
+        let me = &self.workers[index];
+        let spare = {
+            let mut core = lock(&me.core);
+            polled.file(&mut core);
+            let runnable = core.nr_runnable();
+            me.runnable.store(runnable, Ordering::Relaxed);
+            runnable > 1
+        };
+        if spare {
+            self.notify_idle(index);
+        }
     }
 
     /// Cancels everything on worker `index` and closes its inbox.
@@ -282,7 +333,18 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             return;
         }
         shared.driver.fire_due();
-        if shared.run_once(index) {
+        // Back-to-back polls file the previous one and start the next under
+        // one lock of the core.
+        let mut polled = shared.run_turn(index, None);
+        while let Some(prev) = polled {
+            if shared.shutdown.load(Ordering::Relaxed) {
+                shared.file(index, prev);
+                break;
+            }
+            shared.driver.fire_due();
+            polled = shared.run_turn(index, Some(prev));
+        }
+        if shared.shutdown.load(Ordering::SeqCst) {
             continue;
         }
         if shared.steal_into(index) {

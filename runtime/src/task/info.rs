@@ -3,13 +3,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::OnceLock;
+
 // Schedstats are telemetry: no scheduling decision reads them, and each has
 // one writer at a time (the task's owner worker). They use std's atomics on
 // purpose, outside the loom shim, so that they add nothing to the
 // interleavings loom explores.
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Id;
 use super::state::Snapshot;
@@ -366,13 +366,6 @@ impl fmt::Debug for TaskInfo {
             .field("involuntary_switches", &self.involuntary)
             .finish()
     }
-}
-
-/// Nanoseconds since a process-wide epoch: the clock schedstats use.
-pub(crate) fn nanos(at: Instant) -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    at.saturating_duration_since(epoch).as_nanos() as u64
 }
 
 const NOT_WAITING: u64 = u64::MAX;

@@ -34,7 +34,6 @@ mod yield_now;
 pub use builder::Builder;
 pub use error::JoinError;
 pub use id::Id;
-pub(crate) use info::nanos;
 pub use info::{SwitchReason, TaskInfo};
 pub use join::{AbortHandle, JoinHandle};
 pub(crate) use notifier::guarded;

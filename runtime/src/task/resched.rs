@@ -27,7 +27,9 @@ use crate::sched::Weight;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn need_resched() -> bool {
-    context::poll_context().is_some_and(|ctx| ctx.others && ctx.start.elapsed() >= ctx.budget)
+    context::poll_context().is_some_and(|ctx| {
+        ctx.others && crate::clock::now().saturating_sub(ctx.start) >= ctx.budget.as_nanos() as u64
+    })
 }
 
 /// Yields if [`need_resched`] says so (the kernel's voluntary preemption

@@ -10,15 +10,17 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use common::{Flavor, workers};
 use criterion::{Criterion, criterion_group, criterion_main};
 use runtime::task::{PreemptNotifier, SwitchReason};
 
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
+
 const TASKS: usize = 200;
 const YIELDS: usize = 1000;
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
 
 /// Counts calls, so the hooks do some work the compiler cannot drop.
 #[derive(Default)]
@@ -52,16 +54,14 @@ fn yield_many_ours(rt: &runtime::Runtime, notifier: Option<&Arc<Count>>) {
     });
 }
 
-/// A builder of the flavor benchmarked: multi-thread with up to 4 workers
-/// (tokio's setting), or current-thread, where the per-poll cost shows
-/// without lock contention between workers.
-fn ours(multi: bool) -> runtime::Builder {
+/// The flavor benchmarked: multi-thread with up to 4 workers (tokio's
+/// setting), or current-thread, where the per-poll cost shows without lock
+/// contention between workers.
+fn flavor(multi: bool) -> Flavor {
     if multi {
-        let mut b = runtime::Builder::new_multi_thread();
-        b.worker_threads(workers());
-        b
+        Flavor::MultiThread(workers())
     } else {
-        runtime::Builder::new_current_thread()
+        Flavor::CurrentThread
     }
 }
 
@@ -79,16 +79,7 @@ fn group(c: &mut Criterion, multi: bool) {
     });
     group.sample_size(20);
 
-    let tokio = if multi {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers())
-            .build()
-            .unwrap()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-    };
+    let tokio = common::tokio_builder(flavor(multi)).build().unwrap();
     group.bench_function("tokio", |b| {
         b.iter(|| {
             tokio.block_on(async {
@@ -108,12 +99,12 @@ fn group(c: &mut Criterion, multi: bool) {
         })
     });
 
-    let plain = ours(multi).build().unwrap();
+    let plain = common::our_builder(flavor(multi)).build().unwrap();
     group.bench_function("runtime", |b| b.iter(|| yield_many_ours(&plain, None)));
 
     let calls = Arc::new(AtomicU64::new(0));
     let (a, b2) = (calls.clone(), calls.clone());
-    let hooked = ours(multi)
+    let hooked = common::our_builder(flavor(multi))
         .on_switch_in(move |info, worker| {
             a.fetch_add(info.polls() + worker as u64, Ordering::Relaxed);
         })

@@ -19,7 +19,13 @@
 
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use common::Flavor;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// Tasks spawned per iteration, shared out between the pushing threads.
 const TOTAL_TASKS: usize = 12_800;
@@ -79,14 +85,13 @@ mod on_runtime {
 
 fn remote_spawn(c: &mut Criterion) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut group = c.benchmark_group("remote_spawn");
-    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    let mut group = common::flat_group(c, "remote_spawn");
     for threads in [1, 2, 4, 8, 16, 32, 64] {
         if threads > cores {
             break;
         }
         {
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            let rt = common::tokio_builder(Flavor::MultiThreadDefault)
                 .enable_all()
                 .build()
                 .unwrap();
@@ -99,7 +104,7 @@ fn remote_spawn(c: &mut Criterion) {
             });
         }
         {
-            let rt = runtime::Builder::new_multi_thread()
+            let rt = common::our_builder(Flavor::MultiThreadDefault)
                 .enable_all()
                 .build()
                 .unwrap();
@@ -117,9 +122,7 @@ fn remote_spawn(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = remote_spawn
 }
 criterion_main!(benches);

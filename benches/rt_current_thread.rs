@@ -20,9 +20,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
+use common::Flavor;
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// Tasks spawned per iteration.
 const NUM_SPAWN: usize = 1_000;
@@ -89,14 +94,14 @@ mod on_runtime {
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
+    common::tokio_builder(Flavor::CurrentThread)
         .enable_all()
         .build()
         .unwrap()
 }
 
 fn our_rt() -> runtime::Runtime {
-    runtime::Builder::new_current_thread()
+    common::our_builder(Flavor::CurrentThread)
         .enable_all()
         .build()
         .unwrap()
@@ -148,9 +153,7 @@ fn spawn_many_remote_busy(c: &mut Criterion) {
 
 criterion_group! {
     name = rt_current_thread;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = spawn_many_local, spawn_many_remote_idle, spawn_many_remote_busy
 }
 criterion_main!(rt_current_thread);

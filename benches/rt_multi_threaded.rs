@@ -39,8 +39,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
+use common::{Flavor, workers};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// Tasks spawned by `spawn_many_local` and the first two remote benches.
 const NUM_SPAWN: usize = 10_000;
@@ -55,10 +60,6 @@ const NUM_YIELD: usize = 1_000;
 const CHAIN_DEPTH: usize = 1_000;
 /// How long a busy background task keeps its worker between yields.
 const STALL: Duration = Duration::from_micros(10);
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
 
 /// Keeps the thread for `STALL`, offering the CPU to the OS meanwhile.
 fn stall() {
@@ -225,27 +226,17 @@ mod on_runtime {
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
+    common::tokio_builder(Flavor::MultiThread(workers()))
         .enable_all()
         .build()
         .unwrap()
 }
 
 fn our_rt() -> runtime::Runtime {
-    runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
+    common::our_builder(Flavor::MultiThread(workers()))
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// A group for iterations of a millisecond or more: few samples, flat
-/// sampling (the same iteration count in every sample).
-fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(name);
-    group.sample_size(10).sampling_mode(SamplingMode::Flat);
-    group
 }
 
 /// One group with both runtimes, tokio's first: for each, build the runtime,
@@ -253,7 +244,7 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
 /// iterations, then stop the background load and drop the runtime.
 macro_rules! side_by_side {
     ($c:expr, $name:expr, $workload:ident($($arg:expr),*) $(, background = $start:ident)?) => {{
-        let mut group = group($c, $name);
+        let mut group = common::flat_group($c, $name);
         {
             let rt = tokio_rt();
             let running = Arc::new(AtomicBool::new(true));
@@ -314,16 +305,12 @@ fn chained_spawn(c: &mut Criterion) {
 
 criterion_group! {
     name = scheduler_remote;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = spawn_many_remote_idle, spawn_many_remote_busy1, spawn_many_remote_busy2
 }
 criterion_group! {
     name = scheduler;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = spawn_many_local, chained_spawn, ping_pong, yield_many
 }
 criterion_main!(scheduler, scheduler_remote);

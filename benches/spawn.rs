@@ -13,9 +13,13 @@
 //!
 //! `cargo bench -p benches --bench spawn`
 
-use std::time::Duration;
-
+use common::Flavor;
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// The workload, written once for both runtimes: `$rt` is the crate whose
 /// `spawn` and `task::yield_now` it uses, `$Runtime` its runtime type.
@@ -49,58 +53,41 @@ mod on_runtime {
     workloads!(runtime, runtime::Runtime);
 }
 
-/// One group with both runtimes, tokio's first, each runtime dropped before
-/// the other is built. `multi`: a multi-thread runtime with one worker rather
-/// than a current-thread one.
-fn group(c: &mut Criterion, name: &str, multi: bool, tasks: usize) {
+/// One group with both runtimes of `flavor`, tokio's first, each runtime
+/// dropped before the other is built.
+fn group(c: &mut Criterion, name: &str, flavor: Flavor, tasks: usize) {
     let mut group = c.benchmark_group(name);
     group.sample_size(20);
     {
-        let rt = if multi {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-        } else {
-            tokio::runtime::Builder::new_current_thread().build()
-        }
-        .unwrap();
+        let rt = common::tokio_builder(flavor).build().unwrap();
         group.bench_function("tokio", |b| b.iter(|| on_tokio::spawn_n(&rt, tasks)));
     }
     {
-        let rt = if multi {
-            runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-        } else {
-            runtime::Builder::new_current_thread().build()
-        }
-        .unwrap();
+        let rt = common::our_builder(flavor).build().unwrap();
         group.bench_function("runtime", |b| b.iter(|| on_runtime::spawn_n(&rt, tasks)));
     }
     group.finish();
 }
 
 fn basic_scheduler_spawn(c: &mut Criterion) {
-    group(c, "basic_scheduler_spawn", false, 1);
+    group(c, "basic_scheduler_spawn", Flavor::CurrentThread, 1);
 }
 
 fn basic_scheduler_spawn10(c: &mut Criterion) {
-    group(c, "basic_scheduler_spawn10", false, 10);
+    group(c, "basic_scheduler_spawn10", Flavor::CurrentThread, 10);
 }
 
 fn threaded_scheduler_spawn(c: &mut Criterion) {
-    group(c, "threaded_scheduler_spawn", true, 1);
+    group(c, "threaded_scheduler_spawn", Flavor::MultiThread(1), 1);
 }
 
 fn threaded_scheduler_spawn10(c: &mut Criterion) {
-    group(c, "threaded_scheduler_spawn10", true, 10);
+    group(c, "threaded_scheduler_spawn10", Flavor::MultiThread(1), 10);
 }
 
 criterion_group! {
     name = spawn;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = basic_scheduler_spawn,
         basic_scheduler_spawn10,
         threaded_scheduler_spawn,

@@ -17,17 +17,17 @@
 //!
 //! `cargo bench -p benches --bench spawn_blocking`
 
-use std::time::Duration;
+use common::{Flavor, workers};
+use criterion::{Criterion, criterion_group, criterion_main};
 
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// Batches per task, and blocking calls per batch.
 const BATCHES: usize = 100;
 const BATCH_SIZE: usize = 16;
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
 
 /// The workload, written once for both runtimes: `$rt` is the crate whose
 /// `spawn` and `task::spawn_blocking` it uses, `$Runtime` its runtime type.
@@ -70,12 +70,10 @@ mod on_runtime {
 }
 
 fn spawn_blocking(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spawn_blocking");
-    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    let mut group = common::flat_group(c, "spawn_blocking");
     for concurrency in [1, 2, 4, 8, 16] {
         {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers())
+            let rt = common::tokio_builder(Flavor::MultiThread(workers()))
                 .enable_all()
                 .build()
                 .unwrap();
@@ -84,8 +82,7 @@ fn spawn_blocking(c: &mut Criterion) {
             });
         }
         {
-            let rt = runtime::Builder::new_multi_thread()
-                .worker_threads(workers())
+            let rt = common::our_builder(Flavor::MultiThread(workers()))
                 .enable_all()
                 .build()
                 .unwrap();
@@ -99,9 +96,7 @@ fn spawn_blocking(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = spawn_blocking
 }
 criterion_main!(benches);

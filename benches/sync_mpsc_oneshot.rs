@@ -14,9 +14,13 @@
 //!
 //! `cargo bench -p benches --bench sync_mpsc_oneshot`
 
-use std::time::Duration;
-
+use common::Flavor;
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// Round trips per iteration.
 const ROUND_TRIPS: usize = 1_000;
@@ -63,35 +67,20 @@ mod on_runtime {
     workloads!(runtime, runtime::Runtime);
 }
 
-/// One group with both runtimes, tokio's first, each runtime dropped before
-/// the other is built. `multi`: a multi-thread runtime with one worker rather
-/// than a current-thread one.
-fn group(c: &mut Criterion, name: &str, multi: bool) {
+/// One group with both runtimes of `flavor`, tokio's first, each runtime
+/// dropped before the other is built.
+fn group(c: &mut Criterion, name: &str, flavor: Flavor) {
     let mut group = c.benchmark_group(name);
     group.sample_size(20);
     {
-        let rt = if multi {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-        } else {
-            tokio::runtime::Builder::new_current_thread().build()
-        }
-        .unwrap();
+        let rt = common::tokio_builder(flavor).build().unwrap();
         let server = on_tokio::start_server(&rt);
         group.bench_function("tokio", |b| {
             b.iter(|| on_tokio::request_reply(&rt, &server))
         });
     }
     {
-        let rt = if multi {
-            runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-        } else {
-            runtime::Builder::new_current_thread().build()
-        }
-        .unwrap();
+        let rt = common::our_builder(flavor).build().unwrap();
         let server = on_runtime::start_server(&rt);
         group.bench_function("runtime", |b| {
             b.iter(|| on_runtime::request_reply(&rt, &server))
@@ -101,18 +90,16 @@ fn group(c: &mut Criterion, name: &str, multi: bool) {
 }
 
 fn request_reply_current_thread(c: &mut Criterion) {
-    group(c, "request_reply_current_thread", false);
+    group(c, "request_reply_current_thread", Flavor::CurrentThread);
 }
 
 fn request_reply_multi_threaded(c: &mut Criterion) {
-    group(c, "request_reply_multi_threaded", true);
+    group(c, "request_reply_multi_threaded", Flavor::MultiThread(1));
 }
 
 criterion_group! {
     name = sync_mpsc_oneshot;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = request_reply_current_thread, request_reply_multi_threaded
 }
 criterion_main!(sync_mpsc_oneshot);

@@ -19,16 +19,16 @@
 //!
 //! `cargo bench -p benches --bench time_timeout`
 
-use std::time::Duration;
-
+use common::{Flavor, workers};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// Shared with the other side-by-side benches, each a crate of its own; the
+// items this bench does not use would otherwise warn as dead code.
+#[allow(dead_code)]
+mod common;
 
 /// Tasks sharing the operations on the multi-thread runtime.
 const MULTI_TASKS: usize = 8;
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
 
 /// The workloads, written once for both runtimes: `$rt` is the crate whose
 /// `spawn`, `time::timeout` and `time::sleep` they use, `$Runtime` its runtime
@@ -104,34 +104,21 @@ mod on_runtime {
 macro_rules! side_by_side {
     ($c:expr, $name:expr, $workload:ident, $tasks:expr) => {{
         let tasks: usize = $tasks;
+        let flavor = if tasks == 1 {
+            Flavor::CurrentThread
+        } else {
+            Flavor::MultiThread(workers())
+        };
         let mut group = $c.benchmark_group($name);
         group.sample_size(20);
         {
-            let rt = if tasks == 1 {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(workers())
-                    .enable_all()
-                    .build()
-            }
-            .unwrap();
+            let rt = common::tokio_builder(flavor).enable_all().build().unwrap();
             group.bench_function("tokio", |b| {
                 b.iter_custom(|iters| on_tokio::$workload(&rt, iters, tasks))
             });
         }
         {
-            let rt = if tasks == 1 {
-                runtime::Builder::new_current_thread().enable_all().build()
-            } else {
-                runtime::Builder::new_multi_thread()
-                    .worker_threads(workers())
-                    .enable_all()
-                    .build()
-            }
-            .unwrap();
+            let rt = common::our_builder(flavor).enable_all().build().unwrap();
             group.bench_function("runtime", |b| {
                 b.iter_custom(|iters| on_runtime::$workload(&rt, iters, tasks))
             });
@@ -158,9 +145,7 @@ fn multi_thread_sleep(c: &mut Criterion) {
 
 criterion_group! {
     name = timeout_benchmark;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = single_thread_timeout,
         multi_thread_timeout,
         single_thread_sleep,

@@ -88,3 +88,8 @@ impl Drop for EnterGuard {
 pub(crate) fn current() -> Option<Handle> {
     CURRENT.with(|c| c.borrow().clone())
 }
+
+/// Calls `f` with the thread's current runtime, without cloning its handle.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Option<R> {
+    CURRENT.with(|c| c.borrow().as_ref().map(f))
+}

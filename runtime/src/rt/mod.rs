@@ -34,6 +34,12 @@ pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
 /// Joins `thread`, but not past `deadline` (std has no timed join); a thread
 /// still running then is left to finish on its own.
+/// The timer driver of the thread's current runtime (one reference count
+/// taken, no handle cloned: timers are built often).
+pub(crate) fn current_driver() -> Option<Arc<crate::time::driver::Driver>> {
+    context::with_current(|handle| handle.driver().clone())
+}
+
 pub(crate) fn join_until(thread: std::thread::JoinHandle<()>, deadline: Option<Instant>) {
     if let Some(deadline) = deadline {
         while !thread.is_finished() && Instant::now() < deadline {
@@ -919,10 +925,10 @@ impl Handle {
     }
 
     /// The runtime's timer driver.
-    pub(crate) fn driver(&self) -> Arc<crate::time::driver::Driver> {
+    fn driver(&self) -> &Arc<crate::time::driver::Driver> {
         match &self.scheduler {
-            Scheduler::Current(shared) => shared.driver.clone(),
-            Scheduler::Multi(shared) => shared.driver.clone(),
+            Scheduler::Current(shared) => &shared.driver,
+            Scheduler::Multi(shared) => &shared.driver,
         }
     }
 

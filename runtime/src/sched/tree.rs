@@ -235,6 +235,54 @@ impl Tree {
         }
     }
 
+    /// Height and augmentation of `t`: what its parent is computed from.
+    #[inline]
+    fn summary(&self, t: u32) -> (u8, u64, u32, u32) {
+        let n = self.node(t);
+        (n.height, n.min_vruntime, n.min_slice, n.max_slice)
+    }
+
+    /// Makes `new` take `old`'s place under `parent` (NIL: the root).
+    #[inline]
+    fn replace_child(&mut self, parent: u32, old: u32, new: u32) {
+        if parent == NIL {
+            self.set_root(new);
+        } else if self.node(parent).left == old {
+            self.set_left(parent, new);
+        } else {
+            self.set_right(parent, new);
+        }
+    }
+
+    /// Restores balance and augmentation from `t` up to the root after a
+    /// change below `t`. It stops at the first subtree whose height and
+    /// augmentation come out as before (everything above was computed from
+    /// those), so an insertion or removal usually touches a few nodes above
+    /// the change rather than the whole path. `moved` is a removal's
+    /// replacement node, with the summary of the node it replaced: the walk
+    /// goes on at least up to it (its own children changed), and compares it
+    /// with that summary rather than the stale one of its old position.
+    fn fix_up(&mut self, mut t: u32, mut moved: Option<(u32, (u8, u64, u32, u32))>) {
+        while t != NIL {
+            let before = match moved {
+                Some((node, summary)) if node == t => {
+                    moved = None;
+                    summary
+                }
+                _ => self.summary(t),
+            };
+            let parent = self.node(t).parent;
+            let root = self.rebalance(t);
+            if root != t {
+                self.replace_child(parent, t, root);
+            }
+            if moved.is_none() && self.summary(root) == before {
+                return;
+            }
+            t = parent;
+        }
+    }
+
     /// Links slot `x`, whose `vruntime`, `deadline` and `slice` are set.
     pub(crate) fn insert(&mut self, x: u32) {
         let seq = self.next_seq;
@@ -244,77 +292,73 @@ impl Tree {
         n.left = NIL;
         n.right = NIL;
         self.update(x);
-        let root = self.insert_at(self.root, x);
-        self.set_root(root);
+        let (mut parent, mut t, mut left) = (NIL, self.root, false);
+        while t != NIL {
+            parent = t;
+            left = self.less(x, t);
+            t = if left {
+                self.node(t).left
+            } else {
+                self.node(t).right
+            };
+        }
+        if parent == NIL {
+            self.set_root(x);
+        } else if left {
+            self.set_left(parent, x);
+        } else {
+            self.set_right(parent, x);
+        }
+        self.fix_up(parent, None);
         if self.leftmost == NIL || self.less(x, self.leftmost) {
             self.leftmost = x;
         }
         self.len += 1;
     }
 
-    fn insert_at(&mut self, t: u32, x: u32) -> u32 {
-        if t == NIL {
-            return x;
-        }
-        if self.less(x, t) {
-            let l = self.insert_at(self.node(t).left, x);
-            self.set_left(t, l);
-        } else {
-            let r = self.insert_at(self.node(t).right, x);
-            self.set_right(t, r);
-        }
-        self.rebalance(t)
-    }
-
     /// Unlinks slot `x`, which must be linked.
     pub(crate) fn remove(&mut self, x: u32) {
-        let root = self.remove_at(self.root, x);
-        self.set_root(root);
-        self.len -= 1;
+        let (l, r, parent) = {
+            let n = self.node(x);
+            (n.left, n.right, n.parent)
+        };
         if self.leftmost == x {
-            let mut t = self.root;
-            self.leftmost = t;
-            while t != NIL {
-                self.leftmost = t;
-                t = self.node(t).left;
-            }
+            // `x` has no left child: next in order is the least of its right
+            // subtree, or its parent.
+            self.leftmost = if r == NIL { parent } else { self.least(r) };
         }
-    }
-
-    fn remove_at(&mut self, t: u32, x: u32) -> u32 {
-        debug_assert_ne!(t, NIL, "removing an entity that is not in the tree");
-        if t == x {
-            let (l, r) = (self.node(t).left, self.node(t).right);
-            if l == NIL {
-                return r;
-            }
-            if r == NIL {
-                return l;
-            }
-            let (r, m) = self.remove_min(r);
-            self.set_left(m, l);
-            self.set_right(m, r);
-            return self.rebalance(m);
-        }
-        if self.less(x, t) {
-            let l = self.remove_at(self.node(t).left, x);
-            self.set_left(t, l);
+        if l == NIL || r == NIL {
+            let child = if l == NIL { r } else { l };
+            self.replace_child(parent, x, child);
+            self.fix_up(parent, None);
         } else {
-            let r = self.remove_at(self.node(t).right, x);
-            self.set_right(t, r);
+            // Two children: the successor `s` (least of the right subtree)
+            // takes `x`'s place.
+            let s = self.least(r);
+            let was = Some((s, self.summary(x)));
+            if s == r {
+                self.set_left(s, l);
+                self.replace_child(parent, x, s);
+                self.fix_up(s, was);
+            } else {
+                let sp = self.node(s).parent;
+                let sr = self.node(s).right;
+                self.set_left(sp, sr);
+                self.set_left(s, l);
+                self.set_right(s, r);
+                self.replace_child(parent, x, s);
+                self.fix_up(sp, was);
+            }
         }
-        self.rebalance(t)
+        self.len -= 1;
     }
 
-    /// Detaches the minimum of subtree `t`; returns (new subtree root, detached).
-    fn remove_min(&mut self, t: u32) -> (u32, u32) {
-        let l = self.node(t).left;
-        if l == NIL {
-            return (self.node(t).right, t);
+    /// The least slot of subtree `t` (not NIL).
+    fn least(&self, mut t: u32) -> u32 {
+        while self.node(t).left != NIL {
+            t = self.node(t).left;
         }
-        let (l, m) = self.remove_min(l);
-        self.set_left(t, l);
-        (self.rebalance(t), m)
+        t
     }
 
     /// Re-derives the augmentation above linked slot `x` after its vruntime

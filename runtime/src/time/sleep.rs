@@ -78,9 +78,9 @@ pub struct Sleep {
 impl Sleep {
     #[track_caller]
     fn new(deadline: Instant) -> Sleep {
-        let driver = match crate::Handle::try_current() {
-            Ok(handle) => handle.driver(),
-            Err(_) => panic!(
+        let driver = match crate::rt::current_driver() {
+            Some(driver) => driver,
+            None => panic!(
                 "runtime::time::sleep called outside a runtime: \
                  call it from inside Runtime::block_on or a task"
             ),

@@ -14,7 +14,7 @@ use crate::loom::sync::{Mutex, lock};
 use crate::task::TaskInfo;
 use crate::task::core::{Header, TaskRef};
 
-/// Task ids are sequential and unique: they are their own hash.
+/// Task ids are sequential and unique: a multiply spreads them into a hash.
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -28,7 +28,9 @@ impl Hasher for IdHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        // Ids are sequential: spread them over all 64 bits (Fibonacci
+        // hashing), since the table also uses the top bits as tags.
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

@@ -204,11 +204,6 @@ impl Inbox {
         !self.spawns.is_empty() || !self.messages.is_empty()
     }
 
-    /// Whether first entries of new tasks are waiting.
-    pub(crate) fn has_spawns(&self) -> bool {
-        !self.spawns.is_empty()
-    }
-
     /// Whether the owner is parked (or about to park).
     pub(crate) fn is_parked(&self) -> bool {
         self.parked.load(Ordering::SeqCst)

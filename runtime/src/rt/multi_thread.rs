@@ -10,10 +10,12 @@
 //!    its header), where its entity lives.
 //! 3. A worker with nothing to run first takes fresh spawns waiting in other
 //!    workers' inboxes (not yet on any run queue, so anyone may adopt them),
-//!    then steals about half of the runnable tasks of the busiest other
-//!    worker, eligible ones first, never delayed or running ones. It locks the
-//!    victim's core, takes the tasks out with their lag, unlocks, then adopts
-//!    them under its own lock: never two locks at once.
+//!    then steals about half of the runnable tasks of another worker (the
+//!    busiest first), eligible ones first, never delayed or running ones. It
+//!    locks the victim's core, drains the victim's inbox onto it (the wakes of
+//!    a worker stuck in a long poll would otherwise wait for that poll to
+//!    end), takes the tasks out with their lag, unlocks, then adopts them
+//!    under its own lock: never two locks at once.
 //! 4. A worker that finds nothing to run or steal parks. It is unparked by a
 //!    message in its inbox, or by a busy worker that has runnable tasks to
 //!    spare (checked after each poll). Parking rechecks the inbox after
@@ -179,38 +181,45 @@ impl Shared {
         self.steal_runnable(me)
     }
 
-    /// Steals about half of the busiest other worker's runnable tasks into
-    /// worker `me`'s core, with their lag; false if there was nothing to take.
+    /// Steals about half of another worker's runnable tasks into worker
+    /// `me`'s core, with their lag; false if there was nothing to take.
+    ///
+    /// Victims are tried busiest first. A victim's inbox is drained onto its
+    /// core first (under its lock, as its owner would): a worker inside a long
+    /// poll cannot take the wakes of its own tasks, and they would otherwise
+    /// wait for that poll to end.
     fn steal_runnable(&self, me: usize) -> bool {
-        let victim = (0..self.workers.len())
-            .filter(|&v| v != me)
-            .max_by_key(|&v| self.workers[v].runnable.load(Ordering::Relaxed));
-        let Some(victim) = victim else {
-            return false;
-        };
-        let available = self.workers[victim].runnable.load(Ordering::Relaxed);
-        if available < 2 {
+        let mut victims: Vec<usize> = (0..self.workers.len()).filter(|&v| v != me).collect();
+        victims
+            .sort_by_key(|&v| std::cmp::Reverse(self.workers[v].runnable.load(Ordering::Relaxed)));
+        for victim in victims {
+            let w = &self.workers[victim];
+            let waiting = w.inbox.has_messages();
             // One runnable task is the one it is running (or about to).
-            return false;
-        }
-        let taken = {
-            let mut core = lock(&self.workers[victim].core);
-            let n = core.nr_runnable();
-            let taken = core.give(n / 2);
-            self.workers[victim]
+            if !waiting && w.runnable.load(Ordering::Relaxed) < 2 {
+                continue;
+            }
+            let taken = {
+                let mut core = lock(&w.core);
+                if waiting {
+                    core.drain(&w.inbox);
+                }
+                let n = core.nr_runnable();
+                let taken = if n >= 2 { core.give(n / 2) } else { Vec::new() };
+                w.runnable.store(core.nr_runnable(), Ordering::Relaxed);
+                taken
+            };
+            if taken.is_empty() {
+                continue;
+            }
+            let mut core = lock(&self.workers[me].core);
+            core.adopt(taken);
+            self.workers[me]
                 .runnable
                 .store(core.nr_runnable(), Ordering::Relaxed);
-            taken
-        };
-        if taken.is_empty() {
-            return false;
+            return true;
         }
-        let mut core = lock(&self.workers[me].core);
-        core.adopt(taken);
-        self.workers[me]
-            .runnable
-            .store(core.nr_runnable(), Ordering::Relaxed);
-        true
+        false
     }
 
     /// One turn of worker `index`: takes its inbox, polls its next task and
@@ -360,7 +369,7 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
                     || shared
                         .workers
                         .iter()
-                        .any(|w| w.inbox.has_spawns() || w.runnable.load(Ordering::Relaxed) > 1);
+                        .any(|w| w.inbox.has_messages() || w.runnable.load(Ordering::Relaxed) > 1);
                 !work
             },
             timeout,

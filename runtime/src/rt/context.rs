@@ -5,6 +5,7 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 use super::Handle;
+use super::inbox::Message;
 use crate::sched::Weight;
 use crate::task::core::Header;
 
@@ -13,12 +14,16 @@ use crate::task::core::Header;
 std::thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
     static POLL: Cell<Option<PollContext>> = const { Cell::new(None) };
+    static WORKER: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+    static LOCAL: RefCell<Vec<Message>> = const { RefCell::new(Vec::new()) };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
     static CURRENT: RefCell<Option<Handle>> = RefCell::new(None);
     static POLL: Cell<Option<PollContext>> = Cell::new(None);
+    static WORKER: Cell<Option<(usize, usize)>> = Cell::new(None);
+    static LOCAL: RefCell<Vec<Message>> = RefCell::new(Vec::new());
 }
 
 /// What a task may learn about (and ask of) its scheduler during its own poll,
@@ -37,6 +42,45 @@ pub(crate) struct PollContext {
     pub(crate) reweight: Option<Weight>,
     /// `cond_resched` found the request used up and yielded.
     pub(crate) preempted: bool,
+}
+
+/// Marks the calling thread as worker `index` of the multi-thread runtime
+/// whose shared state lives at address `runtime` (`None`: no longer).
+pub(crate) fn set_worker(worker: Option<(usize, usize)>) {
+    WORKER.with(|w| w.set(worker));
+}
+
+/// The (runtime address, index) of the worker the calling thread is, if any.
+pub(crate) fn worker() -> Option<(usize, usize)> {
+    WORKER.with(|w| w.get())
+}
+
+/// Keeps a wake for worker `index` of the runtime at address `runtime` on
+/// this thread, if this thread is that worker: the worker files it at its
+/// next turn, before it could park, with no atomic operation or allocation
+/// (a task woken by its neighbour on the same worker, as in a message
+/// exchange). Gives the message back otherwise.
+pub(crate) fn push_local(runtime: usize, index: usize, message: Message) -> Result<(), Message> {
+    if worker() == Some((runtime, index)) {
+        LOCAL.with(|l| l.borrow_mut().push(message));
+        Ok(())
+    } else {
+        Err(message)
+    }
+}
+
+/// Moves the wakes kept on this thread into `out` (empty), if this thread is
+/// worker `index` of the runtime at address `runtime` (they are its wakes).
+pub(crate) fn take_local(runtime: usize, index: usize, out: &mut Vec<Message>) {
+    debug_assert!(out.is_empty());
+    if worker() == Some((runtime, index)) {
+        LOCAL.with(|l| std::mem::swap(&mut *l.borrow_mut(), out));
+    }
+}
+
+/// Whether wakes are kept on this thread.
+pub(crate) fn has_local() -> bool {
+    LOCAL.with(|l| !l.borrow().is_empty())
 }
 
 /// Publishes the context of the poll about to start.

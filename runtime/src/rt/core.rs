@@ -44,6 +44,9 @@ pub(crate) struct Core {
     stats: Arc<WorkerStats>,
     /// The runtime's hooks, if it has switch hooks.
     hooks: Option<Arc<Hooks>>,
+    /// Wakes taken from this thread's local list, being filed (kept to reuse
+    /// the allocation).
+    local: Vec<Message>,
     /// When the previous poll ended, if the worker went straight on to the
     /// next one: that poll starts then, so back-to-back polls read the clock
     /// once each (the scheduler's work between them is charged to the next).
@@ -80,6 +83,7 @@ impl Core {
             index,
             stats: Arc::default(),
             hooks: None,
+            local: Vec::new(),
             resume: None,
         })
     }
@@ -133,16 +137,38 @@ impl Core {
         }
         let now = clock::now();
         for message in messages {
-            match message {
-                Message::Submit(task) => self.admit(task, now),
-                Message::Rearm(task) => {
-                    if task.header().state.rearm() {
-                        self.wake_entity(&task, now);
-                    }
+            self.file_message(message, now);
+        }
+        self.publish();
+    }
+
+    /// Moves the inbox's messages, and the wakes kept on the calling thread
+    /// if it is this core's worker of the runtime at address `runtime` (see
+    /// [`context::push_local`]), onto the run queue: for the thread that
+    /// drives this core, at each turn.
+    pub(crate) fn drain_own(&mut self, inbox: &Inbox, runtime: usize) {
+        self.drain(inbox);
+        let mut local = std::mem::take(&mut self.local);
+        context::take_local(runtime, self.index, &mut local);
+        if !local.is_empty() {
+            let now = clock::now();
+            for message in local.drain(..) {
+                self.file_message(message, now);
+            }
+            self.publish();
+        }
+        self.local = local;
+    }
+
+    fn file_message(&mut self, message: Message, now: u64) {
+        match message {
+            Message::Submit(task) => self.admit(task, now),
+            Message::Rearm(task) => {
+                if task.header().state.rearm() {
+                    self.wake_entity(&task, now);
                 }
             }
         }
-        self.publish();
     }
 
     /// A new entry: a first spawn, or the wake of a task that left the queue.
@@ -385,6 +411,8 @@ impl Core {
     }
 
     /// Cancels every task: those in the inbox, then those on the run queue.
+    /// (The driving thread files its local wakes first, with
+    /// [`drain_own`](Self::drain_own).)
     pub(crate) fn shutdown(&mut self, inbox: &Inbox) {
         for message in inbox.close() {
             if message.task().header().entity().is_none() {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::context;
 use super::core::Core;
 use super::hooks::Hooks;
 use super::inbox::{Inbox, Message};
@@ -56,6 +57,11 @@ impl Shared {
         match taken {
             Some(core) => {
                 self.inbox.set_owner(Some(thread::current()));
+                // The thread drives this core (unless it already drives
+                // another runtime's: wakes then take the inbox).
+                if context::worker().is_none() {
+                    context::set_worker(Some((self.addr(), 0)));
+                }
                 Some(core)
             }
             None => {
@@ -66,7 +72,12 @@ impl Shared {
     }
 
     /// Returns the core and wakes the threads waiting for it.
-    pub(crate) fn give_back(&self, core: Box<Core>) {
+    pub(crate) fn give_back(&self, mut core: Box<Core>) {
+        // Wakes kept on this thread go onto the core, for the next driver.
+        core.drain_own(&self.inbox, self.addr());
+        if context::worker() == Some((self.addr(), 0)) {
+            context::set_worker(None);
+        }
         self.inbox.set_owner(None);
         *lock(&self.core) = Some(core);
         for waiter in lock(&self.waiters).drain(..) {
@@ -94,13 +105,28 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// This runtime's identity for [`context::worker`].
+    pub(crate) fn addr(&self) -> usize {
+        self as *const Shared as usize
+    }
+
+    /// Sends a spawn or a wake to the core: kept on this thread if it drives
+    /// the core, else through the inbox.
+    fn deliver(&self, message: Message) {
+        if let Err(message) = context::push_local(self.addr(), 0, message) {
+            self.inbox.push(message);
+        }
+    }
+}
+
 impl Schedule for Shared {
     fn submit(&self, task: TaskRef) {
-        self.inbox.push(Message::Submit(task));
+        self.deliver(Message::Submit(task));
     }
 
     fn rearm(&self, task: TaskRef) {
-        self.inbox.push(Message::Rearm(task));
+        self.deliver(Message::Rearm(task));
     }
 
     fn terminated(&self, task: &Header) {

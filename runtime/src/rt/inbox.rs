@@ -63,8 +63,9 @@ impl Stack {
         }
     }
 
-    /// Pushes `message`, or gives it back if the stack is closed.
-    fn push(&self, message: Message) -> Result<(), Message> {
+    /// Pushes `message`, or gives it back if the stack is closed; `Ok(true)`
+    /// if the stack was empty.
+    fn push(&self, message: Message) -> Result<bool, Message> {
         let node = Box::into_raw(Box::new(Node {
             message,
             next: ptr::null_mut(),
@@ -84,7 +85,7 @@ impl Stack {
                 .head
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(head.is_null()),
                 Err(actual) => head = actual,
             }
         }
@@ -173,19 +174,24 @@ impl Inbox {
     }
 
     /// Delivers a message and unparks the owner if it sleeps; on a closed
-    /// inbox, cancels the task instead.
-    pub(crate) fn push(&self, message: Message) {
+    /// inbox, cancels the task instead. True if no message of its kind (new
+    /// task, or wake) was waiting.
+    pub(crate) fn push(&self, message: Message) -> bool {
         let fresh = matches!(&message, Message::Submit(task) if task.header().entity().is_none());
         let stack = if fresh { &self.spawns } else { &self.messages };
-        if let Err(message) = stack.push(message) {
-            // The runtime is shutting down: nobody will poll the task again.
-            shutdown_task(message.task());
-            return;
-        }
+        let first = match stack.push(message) {
+            Ok(first) => first,
+            Err(message) => {
+                // The runtime is shutting down: nobody will poll the task again.
+                shutdown_task(message.task());
+                return false;
+            }
+        };
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) {
             self.unpark();
         }
+        first
     }
 
     /// Unparks the owner, if one is registered.

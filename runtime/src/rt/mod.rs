@@ -891,14 +891,15 @@ impl Handle {
                 continue;
             };
             shared.driver.fire_due();
-            core.drain(&shared.inbox);
+            core.drain_own(&shared.inbox, shared.addr());
             if !core.run_one() {
                 let timeout = shared.driver.park_timeout();
                 shared.stats().parked();
                 shared.hooks.thread_park();
-                shared
-                    .inbox
-                    .park(|| !main.woken.load(Ordering::Acquire), timeout);
+                shared.inbox.park(
+                    || !main.woken.load(Ordering::Acquire) && !context::has_local(),
+                    timeout,
+                );
                 shared.hooks.thread_unpark();
             }
         }

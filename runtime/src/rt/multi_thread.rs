@@ -43,6 +43,10 @@ use crate::loom::thread;
 use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
 use crate::time::driver::Driver;
 
+/// How long a poll may have run before a spawn from it unparks an idle
+/// worker (see [`Shared::spawn`]), in nanoseconds.
+const LONG_POLL_NS: u64 = 50_000;
+
 /// A poll that ran and is not filed yet (see [`Shared::run_turn`]).
 pub(crate) struct Polled {
     started: Started,
@@ -127,9 +131,27 @@ impl Shared {
         self.workers.len()
     }
 
-    /// A first entry for a new task: on a parked worker if there is one,
-    /// otherwise on the next worker in turn.
+    /// A first entry for a new task. Spawned by one of this runtime's workers,
+    /// it stays on that worker (as a chain of spawns or a message exchange
+    /// wants), and an idle worker is unparked to share the load only when the
+    /// spawner has more than this to do (other runnable tasks, or an earlier
+    /// spawn still waiting) or is inside a long poll (over
+    /// [`LONG_POLL_NS`]), which the new task would otherwise wait out. From
+    /// any other thread it goes to a parked worker if there is one, otherwise
+    /// to the next worker in turn.
     pub(crate) fn spawn(&self, task: TaskRef) {
+        if let Some((runtime, me)) = context::worker() {
+            if runtime == self as *const Shared as usize {
+                let w = &self.workers[me];
+                let first = w.inbox.push(Message::Submit(task));
+                let long_poll = context::poll_context()
+                    .is_some_and(|p| crate::clock::now().saturating_sub(p.start) > LONG_POLL_NS);
+                if !first || long_poll || w.runnable.load(Ordering::Relaxed) > 1 {
+                    self.notify_idle(me);
+                }
+                return;
+            }
+        }
         let n = self.workers.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let parked = (0..n)
@@ -247,7 +269,7 @@ impl Shared {
             if let Some(prev) = prev {
                 prev.file(&mut core);
             }
-            core.drain(&me.inbox);
+            core.drain_own(&me.inbox, self as *const Shared as usize);
             let started = core.start_poll();
             let runnable = core.nr_runnable();
             me.runnable.store(runnable, Ordering::Relaxed);
@@ -282,10 +304,21 @@ impl Shared {
         }
     }
 
+    /// Sends a wake to the task's owner: kept on this thread if it is that
+    /// worker, else through the owner's inbox.
+    fn deliver(&self, message: Message) {
+        let owner = message.task().header().owner();
+        if let Err(message) = context::push_local(self as *const Shared as usize, owner, message) {
+            self.workers[owner].inbox.push(message);
+        }
+    }
+
     /// Cancels everything on worker `index` and closes its inbox.
     pub(crate) fn shutdown_worker(&self, index: usize) {
         let me = &self.workers[index];
-        lock(&me.core).shutdown(&me.inbox);
+        let mut core = lock(&me.core);
+        core.drain_own(&me.inbox, self as *const Shared as usize);
+        core.shutdown(&me.inbox);
     }
 
     pub(crate) fn begin_shutdown(&self) {
@@ -298,13 +331,11 @@ impl Shared {
 
 impl Schedule for Shared {
     fn submit(&self, task: TaskRef) {
-        let owner = task.header().owner();
-        self.workers[owner].inbox.push(Message::Submit(task));
+        self.deliver(Message::Submit(task));
     }
 
     fn rearm(&self, task: TaskRef) {
-        let owner = task.header().owner();
-        self.workers[owner].inbox.push(Message::Rearm(task));
+        self.deliver(Message::Rearm(task));
     }
 
     fn terminated(&self, task: &Header) {
@@ -333,11 +364,13 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
     let _context = context::enter(handle);
     let me = &shared.workers[index];
     me.inbox.set_owner(Some(thread::current()));
+    context::set_worker(Some((shared as *const Shared as usize, index)));
     hooks.thread_start();
     loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             shared.shutdown_worker(index);
             me.inbox.set_owner(None);
+            context::set_worker(None);
             hooks.thread_stop();
             return;
         }
@@ -365,6 +398,7 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
         me.inbox.park(
             || {
                 let work = shared.shutdown.load(Ordering::SeqCst)
+                    || context::has_local()
                     || lock(&me.core).nr_queued() > 0
                     || shared
                         .workers

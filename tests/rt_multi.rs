@@ -160,3 +160,29 @@ fn a_wake_from_outside_reaches_a_task_on_any_worker() {
         }
     });
 }
+
+#[test]
+fn a_spawn_from_a_worker_does_not_wait_for_its_long_poll() {
+    // A task spawns a child, then hogs its worker for 300 ms in the same
+    // poll. The child runs on the other (parked) worker meanwhile.
+    let rt = runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let (hog, child_ran_early) = rt.block_on(async {
+            runtime::spawn(async {
+                let hog_done = Arc::new(AtomicBool::new(false));
+                let flag = hog_done.clone();
+                let child = runtime::spawn(async move { !flag.load(Ordering::SeqCst) });
+                spin(Duration::from_millis(300));
+                hog_done.store(true, Ordering::SeqCst);
+                (std::thread::current().id(), child)
+            })
+            .await
+            .unwrap()
+        });
+        let early = rt.block_on(child_ran_early).unwrap();
+        assert!(early, "the child waited for its spawner's poll on {hog:?}");
+    }
+}

@@ -63,9 +63,8 @@ impl Stack {
         }
     }
 
-    /// Pushes `message`, or gives it back if the stack is closed; `Ok(true)`
-    /// if the stack was empty.
-    fn push(&self, message: Message) -> Result<bool, Message> {
+    /// Pushes `message`, or gives it back if the stack is closed.
+    fn push(&self, message: Message) -> Result<(), Message> {
         let node = Box::into_raw(Box::new(Node {
             message,
             next: ptr::null_mut(),
@@ -85,7 +84,7 @@ impl Stack {
                 .head
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(head.is_null()),
+                Ok(_) => return Ok(()),
                 Err(actual) => head = actual,
             }
         }
@@ -174,24 +173,19 @@ impl Inbox {
     }
 
     /// Delivers a message and unparks the owner if it sleeps; on a closed
-    /// inbox, cancels the task instead. True if no message of its kind (new
-    /// task, or wake) was waiting.
-    pub(crate) fn push(&self, message: Message) -> bool {
+    /// inbox, cancels the task instead.
+    pub(crate) fn push(&self, message: Message) {
         let fresh = matches!(&message, Message::Submit(task) if task.header().entity().is_none());
         let stack = if fresh { &self.spawns } else { &self.messages };
-        let first = match stack.push(message) {
-            Ok(first) => first,
-            Err(message) => {
-                // The runtime is shutting down: nobody will poll the task again.
-                shutdown_task(message.task());
-                return false;
-            }
-        };
+        if let Err(message) = stack.push(message) {
+            // The runtime is shutting down: nobody will poll the task again.
+            shutdown_task(message.task());
+            return;
+        }
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) {
             self.unpark();
         }
-        first
     }
 
     /// Unparks the owner, if one is registered.
@@ -238,13 +232,19 @@ impl Inbox {
     /// work after all (checked after announcing the park, so that anything
     /// published before a pusher read `parked` is seen here).
     ///
-    /// With a `timeout` (the next timer's deadline) it sleeps at most that
-    /// long.
-    pub(crate) fn park(&self, idle: impl FnOnce() -> bool, timeout: Option<std::time::Duration>) {
+    /// `timeout` gives how long it may sleep (until the next timer's deadline;
+    /// `None`: until unparked). It too is read after announcing the park: a
+    /// timer registered before that is seen here, and one registered after
+    /// finds the owner parked and unparks it.
+    pub(crate) fn park(
+        &self,
+        idle: impl FnOnce() -> bool,
+        timeout: impl FnOnce() -> Option<std::time::Duration>,
+    ) {
         self.parked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if !self.has_messages() && idle() {
-            match timeout {
+            match timeout() {
                 None => thread::park(),
                 Some(t) if !t.is_zero() => thread::park_timeout(t),
                 Some(_) => {}
@@ -290,7 +290,7 @@ mod loom_tests {
             };
             let mut got = inbox.take();
             while got.is_empty() {
-                inbox.park(|| true, None);
+                inbox.park(|| true, || None);
                 got = inbox.take();
             }
             assert_eq!(got.len(), 1);

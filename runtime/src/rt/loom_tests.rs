@@ -3,7 +3,7 @@
 //! their cores and EEVDF run queues, inboxes, task cells and state words,
 //! wakers, `JoinHandle`s, abort, hooks and preempt notifiers. Nothing here is
 //! a copy of runtime logic: the model threads call the functions the worker
-//! threads call, minus parking (covered in `inbox.rs`) and timers.
+//! threads call, minus most parking (covered in `inbox.rs`) and timers.
 //!
 //! Under loom every poll is charged 1 ms (see `Started::ran`), so the run
 //! queue takes the same decisions on every replay: a task polled first while
@@ -740,4 +740,28 @@ fn loom_kvm_vcpu_takes_every_interrupt() {
 #[should_panic(expected = "lost interrupt")]
 fn loom_kvm_with_is_queued_loses_an_interrupt() {
     model("kvm vcpu (is_queued, must fail)", || kvm(true));
+}
+
+/// A timer is registered while the only worker, out of work, goes to park.
+/// The worker must either see the new deadline (and park with a timeout,
+/// which ends by itself) or be unparked by the registration: a worker that
+/// read "no timer" before announcing its park and then parked for good would
+/// be a deadlock here. (The timer driver's own clock is real time; only the
+/// order of the two threads' steps matters.)
+#[test]
+fn loom_timer_registered_while_a_worker_parks() {
+    model("timer vs park", || {
+        let rt = runtime(1, Hooks::default());
+        let worker = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                rt.become_worker(0);
+                rt.park_worker(0);
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let key = rt.driver.register(deadline, Waker::noop());
+        assert!(key.is_some(), "an hour ahead is not due");
+        worker.join().unwrap();
+    });
 }

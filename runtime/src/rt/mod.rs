@@ -893,12 +893,11 @@ impl Handle {
             shared.driver.fire_due();
             core.drain_own(&shared.inbox, shared.addr());
             if !core.run_one() {
-                let timeout = shared.driver.park_timeout();
                 shared.stats().parked();
                 shared.hooks.thread_park();
                 shared.inbox.park(
                     || !main.woken.load(Ordering::Acquire) && !context::has_local(),
-                    timeout,
+                    || shared.driver.park_timeout(),
                 );
                 shared.hooks.thread_unpark();
             }

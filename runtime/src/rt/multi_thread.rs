@@ -5,9 +5,11 @@
 //!
 //! 1. A worker holds its core's lock only between polls: to drain its inbox,
 //!    pick, and file the task after the poll. The future itself runs unlocked.
-//! 2. Spawns go to a parked worker if any, else round-robin, through the
-//!    workers' inboxes. Wakes go to the inbox of the task's owner (recorded in
-//!    its header), where its entity lives.
+//! 2. Spawns from outside go to a parked worker if any, else round-robin,
+//!    through the workers' inboxes; a worker's own spawns go to its inbox and
+//!    unpark a parked worker, which takes them if the spawner is still busy.
+//!    Wakes go to the inbox of the task's owner (recorded in its header),
+//!    where its entity lives.
 //! 3. A worker with nothing to run first takes fresh spawns waiting in other
 //!    workers' inboxes (not yet on any run queue, so anyone may adopt them),
 //!    then steals about half of the runnable tasks of another worker (the
@@ -32,7 +34,7 @@ use super::Handle;
 use super::context;
 use super::core::{Core, Started};
 use super::inbox::{Inbox, Message};
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::Arc;
 
 use super::hooks::Hooks;
@@ -42,10 +44,6 @@ use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread;
 use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
 use crate::time::driver::Driver;
-
-/// How long a poll may have run before a spawn from it unparks an idle
-/// worker (see [`Shared::spawn`]), in nanoseconds.
-const LONG_POLL_NS: u64 = 50_000;
 
 /// A poll that ran and is not filed yet (see [`Shared::run_turn`]).
 pub(crate) struct Polled {
@@ -93,6 +91,10 @@ impl Shared {
                 hooks,
                 Arc::new(Driver::new(Box::new(move || {
                     if let Some(shared) = me.upgrade() {
+                        // The new deadline is published; a worker that
+                        // announced its park before this fence reads it or
+                        // is seen parked below (see `Inbox::park`).
+                        fence(Ordering::SeqCst);
                         shared.notify_idle(usize::MAX);
                     }
                 }))),
@@ -132,23 +134,16 @@ impl Shared {
     }
 
     /// A first entry for a new task. Spawned by one of this runtime's workers,
-    /// it stays on that worker (as a chain of spawns or a message exchange
-    /// wants), and an idle worker is unparked to share the load only when the
-    /// spawner has more than this to do (other runnable tasks, or an earlier
-    /// spawn still waiting) or is inside a long poll (over
-    /// [`LONG_POLL_NS`]), which the new task would otherwise wait out. From
-    /// any other thread it goes to a parked worker if there is one, otherwise
-    /// to the next worker in turn.
+    /// it goes to that worker's inbox (a chain of spawns or a message exchange
+    /// runs best there), and a parked worker, if any, is unparked: it takes
+    /// the spawn if the spawner is still busy (say, inside a long poll) when
+    /// it looks, and parks again otherwise. From any other thread it goes to
+    /// a parked worker if there is one, otherwise to the next worker in turn.
     pub(crate) fn spawn(&self, task: TaskRef) {
         if let Some((runtime, me)) = context::worker() {
             if runtime == self as *const Shared as usize {
-                let w = &self.workers[me];
-                let first = w.inbox.push(Message::Submit(task));
-                let long_poll = context::poll_context()
-                    .is_some_and(|p| crate::clock::now().saturating_sub(p.start) > LONG_POLL_NS);
-                if !first || long_poll || w.runnable.load(Ordering::Relaxed) > 1 {
-                    self.notify_idle(me);
-                }
+                self.workers[me].inbox.push(Message::Submit(task));
+                self.notify_idle(me);
                 return;
             }
         }
@@ -269,7 +264,7 @@ impl Shared {
             if let Some(prev) = prev {
                 prev.file(&mut core);
             }
-            core.drain_own(&me.inbox, self as *const Shared as usize);
+            core.drain(&me.inbox);
             let started = core.start_poll();
             let runnable = core.nr_runnable();
             me.runnable.store(runnable, Ordering::Relaxed);
@@ -304,21 +299,47 @@ impl Shared {
         }
     }
 
-    /// Sends a wake to the task's owner: kept on this thread if it is that
-    /// worker, else through the owner's inbox.
+    /// Sends a spawn or wake to the task's owner, through its inbox (where a
+    /// stealer finds it too if the owner is stuck in a long poll).
     fn deliver(&self, message: Message) {
         let owner = message.task().header().owner();
-        if let Err(message) = context::push_local(self as *const Shared as usize, owner, message) {
-            self.workers[owner].inbox.push(message);
-        }
+        self.workers[owner].inbox.push(message);
     }
 
     /// Cancels everything on worker `index` and closes its inbox.
     pub(crate) fn shutdown_worker(&self, index: usize) {
         let me = &self.workers[index];
-        let mut core = lock(&me.core);
-        core.drain_own(&me.inbox, self as *const Shared as usize);
-        core.shutdown(&me.inbox);
+        lock(&me.core).shutdown(&me.inbox);
+    }
+
+    /// Parks worker `index` until a message, a spare task elsewhere,
+    /// shutdown or the next timer's deadline calls it back (at once if one
+    /// is already there).
+    pub(crate) fn park_worker(&self, index: usize) {
+        let me = &self.workers[index];
+        me.stats.parked();
+        self.hooks.thread_park();
+        me.inbox.park(
+            || {
+                let work = self.shutdown.load(Ordering::SeqCst)
+                    || lock(&me.core).nr_queued() > 0
+                    || self
+                        .workers
+                        .iter()
+                        .any(|w| w.inbox.has_messages() || w.runnable.load(Ordering::Relaxed) > 1);
+                !work
+            },
+            // Read after the park is announced: a timer registered before
+            // that is seen, one registered after sees this worker parked.
+            || self.driver.park_timeout(),
+        );
+        self.hooks.thread_unpark();
+    }
+
+    /// Makes the calling thread worker `index`, the one its inbox unparks.
+    #[cfg(loom)]
+    pub(crate) fn become_worker(&self, index: usize) {
+        self.workers[index].inbox.set_owner(Some(thread::current()));
     }
 
     pub(crate) fn begin_shutdown(&self) {
@@ -392,22 +413,6 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
         if shared.steal_into(index) {
             continue;
         }
-        let timeout = shared.driver.park_timeout();
-        me.stats.parked();
-        hooks.thread_park();
-        me.inbox.park(
-            || {
-                let work = shared.shutdown.load(Ordering::SeqCst)
-                    || context::has_local()
-                    || lock(&me.core).nr_queued() > 0
-                    || shared
-                        .workers
-                        .iter()
-                        .any(|w| w.inbox.has_messages() || w.runnable.load(Ordering::Relaxed) > 1);
-                !work
-            },
-            timeout,
-        );
-        hooks.thread_unpark();
+        shared.park_worker(index);
     }
 }

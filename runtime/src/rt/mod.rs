@@ -124,8 +124,9 @@ impl Builder {
         }
     }
 
-    /// The number of worker threads of a multi-thread runtime (ignored by the
-    /// current-thread flavor). Zero is refused by [`build`](Self::build).
+    /// The number of worker threads of a multi-thread runtime (the
+    /// current-thread flavor runs on the thread that calls `block_on`). Zero
+    /// is refused by [`build`](Self::build), on either flavor.
     ///
     /// ```
     /// let err = runtime::Builder::new_multi_thread().worker_threads(0).build().unwrap_err();
@@ -462,6 +463,13 @@ impl Builder {
         let config = sched::Config::new()
             .base_slice(self.base_slice)
             .delayed_dequeue(self.delayed_dequeue);
+        if self.worker_threads == Some(0) {
+            // Refused on either flavor, as a porting mistake worth hearing of.
+            return Err(invalid(
+                "worker_threads",
+                "0 worker threads requested: expected at least 1".to_owned(),
+            ));
+        }
         if self.max_blocking_threads == 0 {
             return Err(invalid(
                 "max_blocking_threads",
@@ -491,12 +499,6 @@ impl Builder {
             });
         }
         let n = match self.worker_threads {
-            Some(0) => {
-                return Err(invalid(
-                    "worker_threads",
-                    "0 worker threads requested: expected at least 1".to_owned(),
-                ));
-            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };

@@ -52,7 +52,7 @@ impl fmt::Display for Error {
             Error::BaseSliceOutOfRange(d) => {
                 write!(
                     f,
-                    "base slice {d:?} is out of range: expected 100us..=100ms"
+                    "base slice {d:?} is out of range: expected 100µs..=100ms"
                 )
             }
             Error::TickOutOfRange(d) => {

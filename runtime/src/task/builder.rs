@@ -150,7 +150,7 @@ impl<'a> Builder<'a> {
             if !(MIN_SLICE..=MAX_SLICE).contains(&slice) {
                 return Err(invalid(
                     "slice",
-                    format!("slice {slice:?} is out of range: expected 100us..=100ms"),
+                    format!("slice {slice:?} is out of range: expected 100µs..=100ms"),
                 ));
             }
             params = params.slice(slice);

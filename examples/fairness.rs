@@ -8,17 +8,21 @@
 //!
 //! - three CPU-bound tasks at nice 0, 3 and 6, each working 50 µs between
 //!   `yield_now`s (tokio has no nice levels, so there they are equals);
-//! - one interactive task with a 100 µs slice, woken every millisecond by the
-//!   runtime's `time::interval` (tokio's on the tokio side), doing 20 µs of
-//!   work per tick.
+//! - two interactive tasks with a 100 µs slice, each doing 20 µs of work per
+//!   event: one ticks every millisecond on the runtime's `time::interval`
+//!   (tokio's on the tokio side), the other is woken every millisecond by a
+//!   plain thread through its `Waker`.
 //!
 //! It prints each CPU-bound task's share of their combined run time against
-//! the share its weight asks for, and the interactive task's latency from each
-//! tick's deadline to its poll. Figures, not adjectives.
+//! the share its weight asks for, the ticking task's latency from each tick's
+//! deadline to its poll, and the thread-woken task's latency from the wake to
+//! its poll. Figures, not adjectives.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 const NICES: [i8; 3] = [0, 3, 6];
@@ -38,6 +42,62 @@ fn spin(d: Duration) {
 struct Outcome {
     busy: [u64; 3],
     latencies: Vec<Duration>,
+    woken: Vec<Duration>,
+}
+
+/// A task woken from a plain thread: the thread stamps the time and wakes the
+/// task's waker; the task records how long after the stamp it was polled.
+#[derive(Default)]
+struct Doorbell {
+    state: Mutex<(Option<Waker>, Option<Instant>)>,
+    latencies: Mutex<Vec<Duration>>,
+    stop: AtomicBool,
+}
+
+impl Doorbell {
+    /// Rings every `TICK_EVERY` until `until` (run on its own thread).
+    fn ring_until(&self, until: Instant) {
+        while Instant::now() < until {
+            std::thread::sleep(TICK_EVERY);
+            let waker = {
+                let mut state = self.state.lock().unwrap();
+                state.1.get_or_insert_with(Instant::now);
+                state.0.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(w) = self.state.lock().unwrap().0.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The thread-woken task's future: answers each ring with 20 µs of work.
+struct Answer(Arc<Doorbell>);
+
+impl Future for Answer {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let bell = &self.0;
+        let rung = {
+            let mut state = bell.state.lock().unwrap();
+            state.0 = Some(cx.waker().clone());
+            state.1.take()
+        };
+        if let Some(at) = rung {
+            bell.latencies.lock().unwrap().push(at.elapsed());
+            spin(TICK_WORK);
+        }
+        if bell.stop.load(Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 /// The CPU-bound loop, written once for both runtimes.
@@ -67,6 +127,7 @@ fn run_ours(secs: f64) -> Outcome {
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let busy: [Arc<AtomicU64>; 3] = Default::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
+    let (bell, ringer) = ringer(until);
     rt.block_on(async {
         let mut tasks = Vec::new();
         for (nice, busy) in NICES.iter().zip(&busy) {
@@ -88,16 +149,30 @@ fn run_ours(secs: f64) -> Outcome {
                 }
             })
             .expect("spawn");
+        let answer = runtime::task::Builder::new()
+            .slice(Duration::from_micros(100))
+            .spawn(Answer(bell.clone()))
+            .expect("spawn");
         for t in tasks {
             t.await.expect("task");
         }
         interactive.await.expect("task");
+        answer.await.expect("task");
     });
+    ringer.join().expect("ringer");
     let latencies = std::mem::take(&mut *latencies.lock().unwrap());
     Outcome {
         busy: busy.map(|b| b.load(Ordering::Relaxed)),
         latencies,
+        woken: std::mem::take(&mut *bell.latencies.lock().unwrap()),
     }
+}
+
+/// The plain thread that wakes the second interactive task.
+fn ringer(until: Instant) -> (Arc<Doorbell>, std::thread::JoinHandle<()>) {
+    let bell = Arc::new(Doorbell::default());
+    let b = bell.clone();
+    (bell, std::thread::spawn(move || b.ring_until(until)))
 }
 
 fn run_tokio(secs: f64) -> Outcome {
@@ -108,6 +183,7 @@ fn run_tokio(secs: f64) -> Outcome {
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let busy: [Arc<AtomicU64>; 3] = Default::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
+    let (bell, ringer) = ringer(until);
     rt.block_on(async {
         let mut tasks = Vec::new();
         for busy in &busy {
@@ -124,15 +200,19 @@ fn run_tokio(secs: f64) -> Outcome {
                 on_tick(every.tick().await.into_std(), &lat);
             }
         });
+        let answer = tokio::spawn(Answer(bell.clone()));
         for t in tasks {
             t.await.expect("task");
         }
         interactive.await.expect("task");
+        answer.await.expect("task");
     });
+    ringer.join().expect("ringer");
     let latencies = std::mem::take(&mut *latencies.lock().unwrap());
     Outcome {
         busy: busy.map(|b| b.load(Ordering::Relaxed)),
         latencies,
+        woken: std::mem::take(&mut *bell.latencies.lock().unwrap()),
     }
 }
 
@@ -154,8 +234,9 @@ fn main() {
             }
         },
     };
-    println!("{secs} s per runtime, one worker thread each; CPU-bound tasks work 50 us per poll,");
-    println!("the interactive task (slice 100 us) ticks every 1 ms on the runtime's interval.\n");
+    println!("{secs} s per runtime, one worker thread each; CPU-bound tasks work 50 us per poll;");
+    println!("two interactive tasks (slice 100 us) work 20 us every 1 ms: one ticks on the");
+    println!("runtime's interval, one is woken by a plain thread.\n");
     let ours = run_ours(secs);
     let theirs = run_tokio(secs);
 
@@ -178,27 +259,31 @@ fn main() {
             s_tokio[i]
         );
     }
-    println!();
-    let mut l_ours = ours.latencies;
-    let mut l_tokio = theirs.latencies;
-    l_ours.sort();
-    l_tokio.sort();
-    println!(
-        "{:<26} {:>10} {:>10}",
-        "interactive tick-to-poll", "runtime", "tokio"
-    );
-    for (label, p) in [("p50", 50), ("p99", 99)] {
-        println!(
-            "{:<26} {:>8.1}us {:>8.1}us",
-            label,
-            percentile(&l_ours, p).as_secs_f64() * 1e6,
-            percentile(&l_tokio, p).as_secs_f64() * 1e6
-        );
+    for (title, count, mut l_ours, mut l_tokio) in [
+        (
+            "interactive tick-to-poll",
+            "ticks served",
+            ours.latencies,
+            theirs.latencies,
+        ),
+        (
+            "thread wake-to-poll",
+            "wakes served",
+            ours.woken,
+            theirs.woken,
+        ),
+    ] {
+        l_ours.sort();
+        l_tokio.sort();
+        println!("\n{:<26} {:>10} {:>10}", title, "runtime", "tokio");
+        for (label, p) in [("p50", 50), ("p99", 99)] {
+            println!(
+                "{:<26} {:>8.1}us {:>8.1}us",
+                label,
+                percentile(&l_ours, p).as_secs_f64() * 1e6,
+                percentile(&l_tokio, p).as_secs_f64() * 1e6
+            );
+        }
+        println!("{:<26} {:>10} {:>10}", count, l_ours.len(), l_tokio.len());
     }
-    println!(
-        "{:<26} {:>10} {:>10}",
-        "ticks served",
-        l_ours.len(),
-        l_tokio.len()
-    );
 }

@@ -1,0 +1,44 @@
+//! The cost of the clock read that times every poll.
+//!
+//! The runtime's scheduler clock is `quanta`'s (the CPU's time stamp counter
+//! where it is invariant); each poll reads it once, as the end of one poll is
+//! the start of the next. This bench measures that read beside
+//! `std::time::Instant::now`, the obvious alternative, each also with the
+//! conversion to nanoseconds since an epoch that the runtime does per poll,
+//! so the per-poll cost of timing can be quoted.
+//!
+//! `cargo bench -p benches --bench clock`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn clock(c: &mut Criterion) {
+    let mut g = c.benchmark_group("clock");
+    // Calibrates quanta's clock before the timed loop.
+    let _ = quanta::Instant::now();
+    g.bench_function("quanta_now", |b| {
+        b.iter(|| black_box(quanta::Instant::now()))
+    });
+    g.bench_function("std_instant_now", |b| {
+        b.iter(|| black_box(std::time::Instant::now()))
+    });
+    let epoch = quanta::Instant::now();
+    g.bench_function("quanta_elapsed_ns", |b| {
+        b.iter(|| {
+            black_box(
+                quanta::Instant::now()
+                    .saturating_duration_since(epoch)
+                    .as_nanos() as u64,
+            )
+        })
+    });
+    let epoch = std::time::Instant::now();
+    g.bench_function("std_elapsed_ns", |b| {
+        b.iter(|| black_box(epoch.elapsed().as_nanos() as u64))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, clock);
+criterion_main!(benches);

@@ -12,6 +12,13 @@ use crate::sched::Weight;
 /// A long computation can check it between steps and yield only when it
 /// matters, instead of yielding on a guess.
 ///
+/// "Runnable" is judged when the poll starts (the worker's queue is not
+/// consulted again mid-poll, so this costs one clock read). A task that has
+/// used its whole request has usually run past the queue's average and made
+/// a competitor eligible; if none is (the task still had credit), the yield
+/// that [`cond_resched`] makes costs one pick and the task is polled again at
+/// once, charged only for the time it ran.
+///
 /// # Examples
 ///
 /// ```

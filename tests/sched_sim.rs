@@ -260,3 +260,139 @@ fn stale_debt_is_paid_while_delayed_not_after_waking() {
         "woken task waited only {best} ns with its old debt"
     );
 }
+
+// ===== Exact lag and wait figures =====
+//
+// The three workloads below are small enough to schedule by hand. Every figure
+// in them is an integer number of ns (weights that divide evenly, V always an
+// integer), so the report is compared for equality: a sign error in the lag, a
+// lag sampled at the wrong moment (after the poll instead of at the decision,
+// or not while delayed), a wait measured from the wrong instant, or a re-pick
+// counted as a switch-in all change at least one of them.
+
+/// The report's lag range and wait percentiles of one task, in ns.
+fn figures(r: &Report, task: usize) -> (i64, i64, u64, u64) {
+    let t = &r.tasks[task];
+    (
+        t.min_lag_ns,
+        t.max_lag_ns,
+        t.wait_p50.as_nanos() as u64,
+        t.wait_p99.as_nanos() as u64,
+    )
+}
+
+/// Run to parity off (a decision after every poll), quantum and base slice
+/// both 100 µs, delayed dequeue on, lag kept.
+fn exact(duration_us: u64, tasks: Vec<TaskSpec>) -> Workload {
+    let mut w = Workload::new(us(duration_us));
+    w.quantum = us(100);
+    w.config = Config::new().run_to_parity(false).base_slice(us(100));
+    w.tasks = tasks;
+    w
+}
+
+fn spinner(name: &str) -> TaskSpec {
+    TaskSpec::new(name, vec![Step::Run(us(1000))])
+}
+
+#[test]
+fn exact_lags_and_waits_two_equal_hogs() {
+    // Two nice-0 CPU-bound tasks a and b, both spawned at 0 in that order.
+    // Times in µs, virtual times in ns (nice 0: 1 ns of run = 1 virtual ns).
+    //
+    // t=0    both at v=0 with a half-slice deadline d=50k; the tie goes to the
+    //        earlier insertion: a runs. Lags 0, 0. a waited 0 (spawned at 0).
+    //        a: v=100k, reaches its deadline, d=200k.
+    // t=100  V=(100k+0)/2=50k: a is ineligible, b runs.
+    //        Lags a = V−v = −50k, b = +50k. b waited 100 (since its spawn).
+    //        b: v=100k, d=200k.
+    // t=200  V=100k, both eligible with d=200k; a was re-inserted first: a
+    //        runs. Lags 0, 0. a waited 100 (switched out at 100).
+    // t=300  as t=100: b runs, lags a −50k, b +50k, b waited 100.
+    //
+    // So a's lag takes the values {0, −50k} and b's {0, +50k}; every wait is
+    // 100 µs except a's first (0).
+    let r = sim::simulate(&exact(1_000_000, vec![spinner("a"), spinner("b")])).unwrap();
+    assert_eq!(figures(&r, 0), (-50_000, 0, 100_000, 100_000), "a");
+    assert_eq!(figures(&r, 1), (0, 50_000, 100_000, 100_000), "b");
+    assert_eq!(r.tasks[0].service, Duration::from_millis(500));
+
+    // Over 300 µs (polls at 0, 100, 200) a has exactly two waits, 0 and 100:
+    // the nearest-rank median is the first, the 99th percentile the second.
+    let r = sim::simulate(&exact(300, vec![spinner("a"), spinner("b")])).unwrap();
+    assert_eq!(figures(&r, 0), (-50_000, 0, 0, 100_000), "a, 300 µs");
+    assert_eq!(figures(&r, 1), (0, 50_000, 100_000, 100_000), "b, 300 µs");
+}
+
+#[test]
+fn exact_lags_and_waits_weight_two_to_one() {
+    // a has weight 2048, b 1024; slices and quantum are 300 µs, so a's virtual
+    // slice is 150k and b's 300k, and a 300 µs poll advances a by 150k and b by
+    // 300k. V = (2·v_a + v_b)/3; lag_a = 2·(V − v_a), lag_b = V − v_b.
+    //
+    // t=0    v 0/0, d_a=75k (half slice), d_b=150k: a runs, waited 0.
+    //        a: v=150k, d=300k.
+    // t=300  V=100k, a ineligible: b runs, waited 300. Lags a=2·(−50k)=−100k,
+    //        b=+100k. b: v=300k, d=600k.
+    // t=600  V=200k, b ineligible: a runs, waited 300. Lags a=+100k, b=−100k.
+    //        a: v=300k, d=450k.
+    // t=900  V=300k, both eligible, d_a=450k first: a again (a re-pick, not a
+    //        switch-in, so no wait). Lags 0, 0. a: v=450k, d=600k.
+    // t=1200 V=400k: b runs, waited 600 (since 600). Lags a=−100k, b=+100k.
+    //        b: v=600k, d=900k.
+    // t=1500 V=500k: a runs, waited 300. Lags a=+100k, b=−100k.
+    // From t=900 the state repeats every 900 µs, shifted by 300k: a, a, b.
+    //
+    // Over 9 ms (30 polls): a's switch-ins are at 0 and 600 + 900k (k = 0..=9),
+    // waits [0, 300 ×10]; b's at 300 and 300 + 900k (k = 1..=9), waits
+    // [300, 600 ×9]. b runs 10 polls of 300 µs, a 20.
+    // (Run steps of 3 ms, a multiple of the quantum, so no poll ends early.)
+    let heavy = TaskSpec::new("a", vec![Step::Run(us(3000))]).params(
+        Params::new()
+            .weight(Weight::from_raw(2048).unwrap())
+            .slice(us(300)),
+    );
+    let light = TaskSpec::new("b", vec![Step::Run(us(3000))]).params(Params::new().slice(us(300)));
+    let mut w = exact(9000, vec![heavy, light]);
+    w.quantum = us(300);
+    let r = sim::simulate(&w).unwrap();
+    // A lag without the weight factor would read ±50k for a.
+    assert_eq!(figures(&r, 0), (-100_000, 100_000, 300_000, 300_000), "a");
+    assert_eq!(figures(&r, 1), (-100_000, 100_000, 600_000, 600_000), "b");
+    assert_eq!(r.tasks[0].service, Duration::from_millis(6));
+    assert_eq!(r.tasks[1].service, Duration::from_millis(3));
+}
+
+#[test]
+fn exact_lags_and_waits_hog_and_sleeper() {
+    // h is CPU-bound; s runs 100 µs, then sleeps 150 µs. Both nice 0.
+    //
+    // t=0    v 0/0, d 50k/50k: h (inserted first) runs, waited 0. h: v=100k, d=200k.
+    // t=100  V=50k: s runs, waited 100. Lags h −50k, s +50k. s: v=100k, d=200k;
+    //        its run step ends and it blocks at V (eligible): dequeued with
+    //        lag 0, wakes at 350.
+    // t=200  h alone, lag 0, switched in after 100. h: v=200k, d=300k.
+    // t=300  h again (re-pick), lag 0. At 350, mid-poll, h is charged 50
+    //        (v=250k) and s wakes at V=250k with d=350k. h: v=300k, d=400k.
+    // t=400  V=275k: s runs, waited 50 (since its wake). Lags h −25k, s +25k.
+    //        s: v=350k, d=450k; it blocks with V=325k < v, so it stays queued
+    //        as delayed, and wakes at 650.
+    // t=500  V=325k: h runs, waited 100. Lags h +25k and, for the delayed s,
+    //        −25k (a delayed task is still queued and sampled). h: v=400k.
+    // t=600  V=375k: the pick meets s (eligible, delayed) and dequeues it
+    //        (lag 0, no longer sampled); h alone runs on, lag 0. At 650 h is
+    //        at 450k and s wakes there with d=550k; h ends at v=500k.
+    // t=700  V=475k: as at t=400, shifted by 200k. The cycle is 300 µs long.
+    //
+    // Lags: h in {0, −50k, −25k, +25k}, s in {0, +50k, +25k, −25k}.
+    // Over 10 ms: s is switched in at 100 + 300k (k = 0..=32): waits
+    // [100, 50 ×32], so p50 = 50 and p99 (rank 33 of 33) = 100. h is switched
+    // in at 0 and at 200 + 300k (k = 0..=32): waits [0, 100 ×33].
+    // Service: s runs 100 µs by t=400 and then 100 of every 300 (32 cycles).
+    let sleeper = TaskSpec::new("s", vec![Step::Run(us(100)), Step::Sleep(us(150))]);
+    let r = sim::simulate(&exact(10_000, vec![spinner("h"), sleeper])).unwrap();
+    assert_eq!(figures(&r, 0), (-50_000, 25_000, 100_000, 100_000), "h");
+    assert_eq!(figures(&r, 1), (-25_000, 50_000, 50_000, 100_000), "s");
+    assert_eq!(r.tasks[1].service, us(3300));
+    assert_eq!(r.tasks[0].service, us(6700));
+}

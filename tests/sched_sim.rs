@@ -140,7 +140,15 @@ fn linux_bound_with_run_to_parity() {
 #[test]
 fn long_run_shares_match_weights_nice_0_3_6() {
     // Linux 6.18 gave 0.5617 / 0.2890 / 0.1493 for three pinned CPU-bound threads
-    // over 3 s; the simulator must be at least that close to 1024:526:272.
+    // at nice 0/3/6 over 3 s, against the ideal 1024:526:272 of 1822. Each
+    // simulated task must be at least as close to its ideal share as Linux's
+    // thread of the same nice level was: errors of about 3.2e-4, 3.1e-4 and
+    // 1.4e-5 (the last, nice 6, is the tight one).
+    //
+    // The simulator's service stays within the lag bound r_max + q = 800 µs of
+    // the fluid schedule forever (checked below at every decision), so its
+    // share error shrinks as 1/T; over 10 s it is 2.0e-5, 2.6e-5 and 6.5e-6.
+    let linux = [0.5617, 0.2890, 0.1493];
     let mut w = Workload::new(Duration::from_secs(10));
     w.tasks = vec![hog("n0", 0, None), hog("n3", 3, None), hog("n6", 6, None)];
     let weights = [1024.0, 526.0, 272.0];
@@ -157,11 +165,13 @@ fn long_run_shares_match_weights_nice_0_3_6() {
     .unwrap();
     for (i, t) in report.tasks.iter().enumerate() {
         let want = weights[i] / total;
+        let (err, linux_err) = ((t.share - want).abs(), (linux[i] - want).abs());
         assert!(
-            (t.share - want).abs() < 0.0003,
-            "{}: share {} want {want}",
+            err <= linux_err,
+            "{}: share {} is {err:.2e} from {want}, Linux's {} only {linux_err:.2e}",
             t.name,
-            t.share
+            t.share,
+            linux[i]
         );
     }
     // |s_i(t) - w_i t / W| <= r_max + q at every decision (r_max = 700 µs).

@@ -23,18 +23,29 @@ const USAGE: &str = "usage: simulate WORKLOAD.json [--json]   (use - to read sta
 #[derive(Debug)]
 struct Failure(String);
 
+/// The exit status for what [`run`] returned: 0 for success, 2 for any failure
+/// (bad arguments, an unreadable file, a malformed workload).
+fn exit_status(result: &Result<String, Failure>) -> u8 {
+    match result {
+        Ok(_) => 0,
+        Err(_) => 2,
+    }
+}
+
+/// The whole command: runs it, prints the output on standard output or the
+/// error on standard error, and returns the exit status.
+fn cli(args: &[String]) -> u8 {
+    let result = run(args);
+    match &result {
+        Ok(out) => print!("{out}"),
+        Err(Failure(msg)) => eprintln!("simulate: {msg}"),
+    }
+    exit_status(&result)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(Failure(msg)) => {
-            eprintln!("simulate: {msg}");
-            ExitCode::from(2)
-        }
-    }
+    ExitCode::from(cli(&args))
 }
 
 fn run(args: &[String]) -> Result<String, Failure> {
@@ -288,6 +299,96 @@ mod tests {
         assert!(msg.contains("unknown option --fast"), "{msg}");
         let Failure(msg) = run(&[]).unwrap_err();
         assert!(msg.contains("no workload file"), "{msg}");
+    }
+
+    #[test]
+    fn every_failure_maps_to_exit_status_2() {
+        assert_eq!(exit_status(&Ok(String::new())), 0);
+        assert_eq!(exit_status(&Err(Failure("anything".to_owned()))), 2);
+        assert_eq!(exit_status(&run(&["--help".to_owned()])), 0);
+        for args in [
+            vec![],
+            vec!["--fast".to_owned()],
+            vec!["a.json".to_owned(), "b.json".to_owned()],
+            vec!["/nonexistent/workload.json".to_owned()],
+        ] {
+            assert_eq!(exit_status(&run(&args)), 2, "{args:?}");
+        }
+    }
+
+    /// Set (to a JSON array of arguments) in the child processes that
+    /// `the_process_exits_with_the_status` starts from this test binary.
+    const CHILD_ARGS: &str = "SIMULATE_TEST_CHILD_ARGS";
+
+    /// The entry point of those child processes: with [`CHILD_ARGS`] set it
+    /// runs the command as `main` does and exits the process with its status.
+    /// In an ordinary test run it checks the statuses `cli` returns.
+    #[test]
+    fn cli_child() {
+        if let Ok(args) = std::env::var(CHILD_ARGS) {
+            let args: Vec<String> = serde_json::from_str(&args).expect("a JSON array of strings");
+            let status = cli(&args);
+            std::io::Write::flush(&mut std::io::stdout()).expect("stdout is writable");
+            std::process::exit(i32::from(status));
+        }
+        assert_eq!(cli(&["--help".to_owned()]), 0);
+        assert_eq!(cli(&["--fast".to_owned()]), 2);
+    }
+
+    /// Runs `simulate ARGS` in a child process (this test binary, running
+    /// only `cli_child`) with `stdin` as its standard input.
+    fn child(args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let mut child = Command::new(exe)
+            .args([
+                "--exact",
+                "tests::cli_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ARGS, serde_json::to_string(args).unwrap())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the test binary can be started again");
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin.as_bytes()).unwrap();
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn the_process_exits_with_the_status() {
+        // A malformed workload on standard input: code 2 and the field named.
+        let bad = r#"{"duration_us": 10, "tasks": [{"nice": 25, "pattern": [{"run_us": 1}]}]}"#;
+        let out = child(&["-"], bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+        assert!(
+            stderr.contains("simulate: -: tasks[0].nice: 25 is out of range: expected -20..=19"),
+            "stderr: {stderr}"
+        );
+        // A bad argument: code 2 and the usage.
+        let out = child(&["-", "--fast"], "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+        assert!(stderr.contains("unknown option --fast"), "stderr: {stderr}");
+        // A good one: code 0 and the report on standard output.
+        let out = child(&["-", "--json"], GOOD);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(r#""duration_us": 100000"#),
+            "stdout: {stdout}"
+        );
     }
 
     #[test]

@@ -217,6 +217,40 @@ mod tests {
     }
 
     #[test]
+    fn json_lag_and_wait_figures_are_exact() {
+        // Two nice-0 CPU-bound tasks, a decision after every 100 µs poll, 100 µs
+        // slices, 1 ms. Scheduled by hand (see `exact_lags_and_waits_two_equal_hogs`
+        // in tests/sched_sim.rs): they alternate a, b, a, b, ...; before each of
+        // b's polls a is 50 µs ahead of the average and b 50 µs behind, and they
+        // are level before each of a's. Every wait is one poll (100 µs) except
+        // a's first (0 of 5 waits, below the median).
+        let text = r#"{ "duration_us": 1000, "quantum_us": 100, "base_slice_us": 100,
+            "run_to_parity": false,
+            "tasks": [ { "name": "a", "pattern": [ { "run_us": 1000 } ] },
+                       { "name": "b", "pattern": [ { "run_us": 1000 } ] } ] }"#;
+        let v = to_json(&sim::simulate(&workload::parse(text).unwrap()).unwrap());
+        let figures = |t: &Value| {
+            [
+                "service_us",
+                "polls",
+                "min_lag_us",
+                "max_lag_us",
+                "wait_p50_us",
+                "wait_p99_us",
+            ]
+            .map(|k| t[k].as_f64().unwrap())
+        };
+        assert_eq!(
+            figures(&v["tasks"][0]),
+            [500.0, 5.0, -50.0, 0.0, 100.0, 100.0]
+        );
+        assert_eq!(
+            figures(&v["tasks"][1]),
+            [500.0, 5.0, 0.0, 50.0, 100.0, 100.0]
+        );
+    }
+
+    #[test]
     fn malformed_workloads_name_the_field() {
         let cases = [
             (

@@ -302,6 +302,38 @@ mod tests {
                 r#"{"duration_us": 10, "tasks": [{"name": "a", "pattern": [{"run_us": 0}]}]}"#,
                 "tasks[0].pattern[0].run_us: must be positive",
             ),
+            (
+                r#"{"duration_us": 10, "quantum_us": 0.001, "tasks": []}"#,
+                "quantum_us: 0.001 is out of range: expected 1..=1000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "quantum_us": 0, "tasks": []}"#,
+                "quantum_us: 0 is out of range: expected 1..=1000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "quantum_us": 1000000.5, "tasks": []}"#,
+                "quantum_us: 1000000.5 is out of range: expected 1..=1000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 1000000001, "tasks": []}"#,
+                "duration_us: 1000000001 is out of range: expected 0.001..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"start_us": 1e30, "pattern": [{"run_us": 1}]}]}"#,
+                "tasks[0].start_us: 1e+30 is out of range: expected 0..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"start_us": 18446744073709551615, "pattern": [{"run_us": 1}]}]}"#,
+                "tasks[0].start_us: 18446744073709551615 is out of range: expected 0..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"pattern": [{"run_us": 1}, {"sleep_us": 2e9}]}]}"#,
+                "tasks[0].pattern[1].sleep_us: 2000000000.0 is out of range: expected 0.001..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"start_us": -1, "pattern": [{"run_us": 1}]}]}"#,
+                "tasks[0].start_us: expected a non-negative number of microseconds, got -1",
+            ),
             (r#"[1, 2]"#, "(file): expected a JSON object"),
             (r#"{"duration_us": 10,"#, "(file): not valid JSON"),
         ];
@@ -312,6 +344,40 @@ mod tests {
                 "for {text}\n got: {got}\nwant: {want}..."
             );
         }
+    }
+
+    #[test]
+    fn limits_themselves_are_accepted() {
+        let text = r#"{"duration_us": 1000000000, "quantum_us": 1000000,
+            "tasks": [{"start_us": 1000000000, "pattern": [{"run_us": 1000000000}]},
+                      {"pattern": [{"run_us": 0.001}, {"sleep_us": 1000000000}]}]}"#;
+        let w = workload::parse(text).unwrap();
+        assert_eq!(w.duration, sim::MAX_DURATION);
+        assert_eq!(w.quantum, sim::MAX_QUANTUM);
+        assert_eq!(w.tasks[0].start, sim::MAX_DURATION);
+        assert_eq!(
+            w.tasks[1].pattern[0],
+            runtime::sched::sim::Step::Run(std::time::Duration::from_nanos(1))
+        );
+        let w = workload::parse(r#"{"duration_us": 10, "quantum_us": 1, "tasks": []}"#).unwrap();
+        assert_eq!(w.quantum, sim::MIN_QUANTUM);
+    }
+
+    #[test]
+    fn a_workload_needing_too_many_polls_is_refused() {
+        // 1000 s with a 1 µs quantum: 10^9 polls possible, over the budget.
+        let text = r#"{"duration_us": 1000000000, "quantum_us": 1,
+            "tasks": [{"pattern": [{"run_us": 100}]}]}"#;
+        let e = sim::simulate(&workload::parse(text).unwrap()).unwrap_err();
+        assert_eq!(e.field(), "duration_us");
+        assert!(
+            e.to_string().contains(&format!(
+                "may need up to 1010000001 polls (duration/quantum + duration/shortest run \
+                 step + 1), more than the {} simulated at most",
+                sim::MAX_POLLS
+            )),
+            "{e}"
+        );
     }
 
     #[test]

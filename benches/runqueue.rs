@@ -9,18 +9,23 @@
 //! all sitting at `V`. Neither the build nor the ageing is timed, and the state
 //! carries over from sample to sample.
 //!
-//! - `cycle/N`: the worker's hot loop. One iteration is `pick()` (always
+//! - `cycle/N` — **the runtime's default configuration; quote this one for
+//!   the runtime.** The worker's hot loop. One iteration is `pick()` (always
 //!   `Pick::Run`: nothing blocks) followed by `charge(d)`, `d` cycling through
 //!   `RUNS` (25..=180 µs), so the running entity's deadline is renewed on some
 //!   iterations and not on others. The running entity stays in the tree; a
-//!   switch moves nothing. Default `Config::new()`: run to parity on, so a pick
-//!   keeps the running entity (O(1), no tree work) while it is protected; with
-//!   these run lengths that is about 6 picks in 7, and the figure is mostly the
-//!   amortised cost of the one real switch per ~700 µs of run time.
-//! - `cycle_no_parity/N`: the same with `.run_to_parity(false)`, so every pick
+//!   switch moves nothing. The queue has `Config::new()`, the policy every
+//!   runtime worker uses (`runtime::Builder` sets only the base slice and
+//!   delayed dequeue, and has no switch for run to parity): run to parity on,
+//!   so a pick keeps the running entity (O(1), no tree work) while it is
+//!   protected; with these run lengths that is about 6 picks in 7, and the
+//!   figure is mostly the amortised cost of the one real switch per ~700 µs of
+//!   run time.
+//! - `cycle_no_parity/N` — not a configuration the runtime uses; an upper bound
+//!   for comparison. The same loop with `.run_to_parity(false)`, so every pick
 //!   really re-picks (refresh of the last runner's ancestors + the
-//!   earliest-eligible walk): the honest figure for a worker deciding afresh
-//!   after every poll.
+//!   earliest-eligible walk): the cost of a decision made afresh after every
+//!   poll, which is what `cycle` pays on its one real switch in ~7.
 //! - `enqueue_dequeue/new_remove/N`: `enqueue_new` + `remove` of one extra
 //!   entity. Insert and delete at the position of a newcomer (lag 0, half-slice
 //!   deadline); the extra entity reuses the same slot and mostly the same tree
@@ -147,10 +152,12 @@ fn bench_cycle(c: &mut Criterion, name: &str, config: Config) {
     group.finish();
 }
 
+/// `cycle`: the runtime's default policy (run to parity on).
 fn cycle_parity(c: &mut Criterion) {
     bench_cycle(c, "cycle", Config::new());
 }
 
+/// `cycle_no_parity`: run to parity off, for comparison only.
 fn cycle_no_parity(c: &mut Criterion) {
     bench_cycle(c, "cycle_no_parity", Config::new().run_to_parity(false));
 }

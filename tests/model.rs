@@ -8,8 +8,9 @@
 //! compared by signed difference, as in the real queue.
 //!
 //! Entities are named by their index in [`Model::ents`] (the order of
-//! creation); removed entities stay in the vector with `alive == false` so a
-//! stale handle can still be exercised.
+//! creation, or of arrival by migration); removed and migrated-away entities
+//! stay in the vector with `alive == false` so a stale handle can still be
+//! exercised.
 
 use runtime::sched::{Block, EntityState, Error, Wake};
 
@@ -39,6 +40,28 @@ pub(crate) enum MPick {
     Run(usize),
     Dequeued(usize),
     Idle,
+}
+
+/// An entity between two models, from [`Model::migrate_out`].
+#[derive(Debug, Clone)]
+pub(crate) struct MMigrant {
+    pub(crate) weight: u64,
+    pub(crate) slice: u64,
+    pub(crate) custom: bool,
+    /// Virtual lag, clamped if it left runnable.
+    pub(crate) vlag: i64,
+    /// Deadline minus vruntime when it left.
+    pub(crate) rel_deadline: u64,
+    /// Whether it left runnable (it arrives runnable) or sleeping.
+    pub(crate) queued: bool,
+    pub(crate) runtime: u64,
+}
+
+impl MMigrant {
+    /// `⌊w·vlag/1024⌋`, as `Migrant::lag_ns` reports it.
+    pub(crate) fn lag_ns(&self) -> i64 {
+        (i128::from(self.vlag) * i128::from(self.weight)).div_euclid(i128::from(NICE_0)) as i64
+    }
 }
 
 /// One entity of the model.
@@ -90,6 +113,9 @@ pub(crate) struct Model {
     /// `V` while nothing is queued: the vruntime of the last entity that left
     /// (0 for a fresh queue).
     empty_v: u64,
+    /// The running entity that yielded to others: the next pick that is not
+    /// kept by run to parity passes it over if another is eligible.
+    pub(crate) skip: Option<usize>,
 }
 
 impl Model {
@@ -101,6 +127,7 @@ impl Model {
             ents: Vec::new(),
             next_seq: 0,
             empty_v: 0,
+            skip: None,
         }
     }
 
@@ -270,9 +297,19 @@ impl Model {
             // It stays in the tree, keeping its insertion sequence.
             self.ents[c].state = EntityState::Runnable;
         }
-        let Some(p) = self.best_eligible(None) else {
+        let Some(mut p) = self.best_eligible(None) else {
             return MPick::Idle;
         };
+        // A pending yield_to_others is used up by this pick, whatever it picks.
+        let skip = self.skip.take();
+        if Some(p) == skip && self.nr_queued() > 1 {
+            // The best eligible other entity (eligibility still against the
+            // full queue's V), if any; the yielder goes back behind entities of
+            // equal deadline either way.
+            let other = self.best_eligible(Some(p));
+            self.ents[p].seq = self.take_seq();
+            p = other.unwrap_or(p);
+        }
         if self.ents[p].state == EntityState::Delayed {
             self.ents[p].state = EntityState::Sleeping;
             self.ents[p].vlag = 0;
@@ -334,8 +371,18 @@ impl Model {
         Ok(())
     }
 
+    /// Steps aside without forfeiting anything: protection ends (vprot = v) and
+    /// the next pick passes it over if any other entity is eligible.
+    pub(crate) fn yield_to_others(&mut self) -> Result<(), Error> {
+        let c = self.running().ok_or(Error::NothingRunning)?;
+        self.ents[c].vprot = self.ents[c].v;
+        self.skip = Some(c);
+        Ok(())
+    }
+
     pub(crate) fn block_current(&mut self) -> Result<Block, Error> {
         let c = self.running().ok_or(Error::NothingRunning)?;
+        self.skip = None;
         let v = self.ents[c].v;
         if self.delayed_dequeue && !self.eligible(v) {
             // It stays in the tree where it is.
@@ -411,10 +458,88 @@ impl Model {
         self.live(id)?;
         let was_queued = self.ents[id].queued();
         self.ents[id].alive = false;
+        if self.skip == Some(id) {
+            self.skip = None;
+        }
         if was_queued {
             self.after_leave(id);
         }
         Ok(())
+    }
+
+    /// Takes a runnable or sleeping entity off this queue. A runnable one
+    /// leaves with its lag clamped as in a block and its deadline relative to
+    /// its vruntime; a sleeping one with its stored lag. The running entity
+    /// and delayed ones cannot move.
+    pub(crate) fn migrate_out(&mut self, id: usize) -> Result<MMigrant, Error> {
+        self.live(id)?;
+        let e = &self.ents[id];
+        let (vlag, queued) = match e.state {
+            EntityState::Running => return Err(Error::Running),
+            EntityState::Delayed => return Err(Error::Delayed),
+            EntityState::Runnable => {
+                let max_slice = self
+                    .queued_ids()
+                    .into_iter()
+                    .map(|i| self.ents[i].slice)
+                    .max()
+                    .expect("id itself is queued");
+                let limit = ((max_slice + TICK) * NICE_0 / e.weight) as i64;
+                let vlag = (self.avg().wrapping_sub(e.v) as i64).clamp(-limit, limit);
+                (vlag, true)
+            }
+            EntityState::Sleeping => (e.vlag, false),
+        };
+        let e = &self.ents[id];
+        let m = MMigrant {
+            weight: e.weight,
+            slice: e.slice,
+            custom: e.custom,
+            vlag,
+            rel_deadline: e.d.wrapping_sub(e.v),
+            queued,
+            runtime: e.runtime,
+        };
+        self.remove(id)?;
+        Ok(m)
+    }
+
+    /// Adopts an entity: a runnable one is placed at its lag relative to this
+    /// queue's `V` (inflated by `(W + w)/W` as in a wake, but with no
+    /// PREEMPT_SHORT) with the same relative deadline; a sleeping one stays
+    /// asleep with its lag, showing vruntime `V − vlag`. Returns its model id.
+    pub(crate) fn migrate_in(&mut self, m: MMigrant) -> usize {
+        let v = if m.queued {
+            let big_w = i128::from(self.total_weight());
+            let used = if big_w > 0 && m.vlag != 0 {
+                (i128::from(m.vlag) * (big_w + i128::from(m.weight)) / big_w) as i64
+            } else {
+                m.vlag
+            };
+            self.avg().wrapping_sub(used as u64)
+        } else {
+            self.avg().wrapping_sub(m.vlag as u64)
+        };
+        let e = Ent {
+            alive: true,
+            weight: m.weight,
+            slice: m.slice,
+            custom: m.custom,
+            v,
+            d: v.wrapping_add(m.rel_deadline),
+            vlag: if m.queued { 0 } else { m.vlag },
+            vrem: 0,
+            state: if m.queued {
+                EntityState::Runnable
+            } else {
+                EntityState::Sleeping
+            },
+            vprot: 0,
+            seq: self.take_seq(),
+            runtime: m.runtime,
+        };
+        self.ents.push(e);
+        self.ents.len() - 1
     }
 
     pub(crate) fn reweight(&mut self, id: usize, w_new: u64) -> Result<(), Error> {

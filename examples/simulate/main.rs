@@ -23,18 +23,29 @@ const USAGE: &str = "usage: simulate WORKLOAD.json [--json]   (use - to read sta
 #[derive(Debug)]
 struct Failure(String);
 
+/// The exit status for what [`run`] returned: 0 for success, 2 for any failure
+/// (bad arguments, an unreadable file, a malformed workload).
+fn exit_status(result: &Result<String, Failure>) -> u8 {
+    match result {
+        Ok(_) => 0,
+        Err(_) => 2,
+    }
+}
+
+/// The whole command: runs it, prints the output on standard output or the
+/// error on standard error, and returns the exit status.
+fn cli(args: &[String]) -> u8 {
+    let result = run(args);
+    match &result {
+        Ok(out) => print!("{out}"),
+        Err(Failure(msg)) => eprintln!("simulate: {msg}"),
+    }
+    exit_status(&result)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(Failure(msg)) => {
-            eprintln!("simulate: {msg}");
-            ExitCode::from(2)
-        }
-    }
+    ExitCode::from(cli(&args))
 }
 
 fn run(args: &[String]) -> Result<String, Failure> {
@@ -206,6 +217,40 @@ mod tests {
     }
 
     #[test]
+    fn json_lag_and_wait_figures_are_exact() {
+        // Two nice-0 CPU-bound tasks, a decision after every 100 µs poll, 100 µs
+        // slices, 1 ms. Scheduled by hand (see `exact_lags_and_waits_two_equal_hogs`
+        // in tests/sched_sim.rs): they alternate a, b, a, b, ...; before each of
+        // b's polls a is 50 µs ahead of the average and b 50 µs behind, and they
+        // are level before each of a's. Every wait is one poll (100 µs) except
+        // a's first (0 of 5 waits, below the median).
+        let text = r#"{ "duration_us": 1000, "quantum_us": 100, "base_slice_us": 100,
+            "run_to_parity": false,
+            "tasks": [ { "name": "a", "pattern": [ { "run_us": 1000 } ] },
+                       { "name": "b", "pattern": [ { "run_us": 1000 } ] } ] }"#;
+        let v = to_json(&sim::simulate(&workload::parse(text).unwrap()).unwrap());
+        let figures = |t: &Value| {
+            [
+                "service_us",
+                "polls",
+                "min_lag_us",
+                "max_lag_us",
+                "wait_p50_us",
+                "wait_p99_us",
+            ]
+            .map(|k| t[k].as_f64().unwrap())
+        };
+        assert_eq!(
+            figures(&v["tasks"][0]),
+            [500.0, 5.0, -50.0, 0.0, 100.0, 100.0]
+        );
+        assert_eq!(
+            figures(&v["tasks"][1]),
+            [500.0, 5.0, 0.0, 50.0, 100.0, 100.0]
+        );
+    }
+
+    #[test]
     fn malformed_workloads_name_the_field() {
         let cases = [
             (
@@ -257,6 +302,38 @@ mod tests {
                 r#"{"duration_us": 10, "tasks": [{"name": "a", "pattern": [{"run_us": 0}]}]}"#,
                 "tasks[0].pattern[0].run_us: must be positive",
             ),
+            (
+                r#"{"duration_us": 10, "quantum_us": 0.001, "tasks": []}"#,
+                "quantum_us: 0.001 is out of range: expected 1..=1000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "quantum_us": 0, "tasks": []}"#,
+                "quantum_us: 0 is out of range: expected 1..=1000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "quantum_us": 1000000.5, "tasks": []}"#,
+                "quantum_us: 1000000.5 is out of range: expected 1..=1000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 1000000001, "tasks": []}"#,
+                "duration_us: 1000000001 is out of range: expected 0.001..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"start_us": 1e30, "pattern": [{"run_us": 1}]}]}"#,
+                "tasks[0].start_us: 1e+30 is out of range: expected 0..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"start_us": 18446744073709551615, "pattern": [{"run_us": 1}]}]}"#,
+                "tasks[0].start_us: 18446744073709551615 is out of range: expected 0..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"pattern": [{"run_us": 1}, {"sleep_us": 2e9}]}]}"#,
+                "tasks[0].pattern[1].sleep_us: 2000000000.0 is out of range: expected 0.001..=1000000000 (microseconds)",
+            ),
+            (
+                r#"{"duration_us": 10, "tasks": [{"start_us": -1, "pattern": [{"run_us": 1}]}]}"#,
+                "tasks[0].start_us: expected a non-negative number of microseconds, got -1",
+            ),
             (r#"[1, 2]"#, "(file): expected a JSON object"),
             (r#"{"duration_us": 10,"#, "(file): not valid JSON"),
         ];
@@ -267,6 +344,40 @@ mod tests {
                 "for {text}\n got: {got}\nwant: {want}..."
             );
         }
+    }
+
+    #[test]
+    fn limits_themselves_are_accepted() {
+        let text = r#"{"duration_us": 1000000000, "quantum_us": 1000000,
+            "tasks": [{"start_us": 1000000000, "pattern": [{"run_us": 1000000000}]},
+                      {"pattern": [{"run_us": 0.001}, {"sleep_us": 1000000000}]}]}"#;
+        let w = workload::parse(text).unwrap();
+        assert_eq!(w.duration, sim::MAX_DURATION);
+        assert_eq!(w.quantum, sim::MAX_QUANTUM);
+        assert_eq!(w.tasks[0].start, sim::MAX_DURATION);
+        assert_eq!(
+            w.tasks[1].pattern[0],
+            runtime::sched::sim::Step::Run(std::time::Duration::from_nanos(1))
+        );
+        let w = workload::parse(r#"{"duration_us": 10, "quantum_us": 1, "tasks": []}"#).unwrap();
+        assert_eq!(w.quantum, sim::MIN_QUANTUM);
+    }
+
+    #[test]
+    fn a_workload_needing_too_many_polls_is_refused() {
+        // 1000 s with a 1 µs quantum: 10^9 polls possible, over the budget.
+        let text = r#"{"duration_us": 1000000000, "quantum_us": 1,
+            "tasks": [{"pattern": [{"run_us": 100}]}]}"#;
+        let e = sim::simulate(&workload::parse(text).unwrap()).unwrap_err();
+        assert_eq!(e.field(), "duration_us");
+        assert!(
+            e.to_string().contains(&format!(
+                "may need up to 1010000001 polls (duration/quantum + duration/shortest run \
+                 step + 1), more than the {} simulated at most",
+                sim::MAX_POLLS
+            )),
+            "{e}"
+        );
     }
 
     #[test]
@@ -288,6 +399,96 @@ mod tests {
         assert!(msg.contains("unknown option --fast"), "{msg}");
         let Failure(msg) = run(&[]).unwrap_err();
         assert!(msg.contains("no workload file"), "{msg}");
+    }
+
+    #[test]
+    fn every_failure_maps_to_exit_status_2() {
+        assert_eq!(exit_status(&Ok(String::new())), 0);
+        assert_eq!(exit_status(&Err(Failure("anything".to_owned()))), 2);
+        assert_eq!(exit_status(&run(&["--help".to_owned()])), 0);
+        for args in [
+            vec![],
+            vec!["--fast".to_owned()],
+            vec!["a.json".to_owned(), "b.json".to_owned()],
+            vec!["/nonexistent/workload.json".to_owned()],
+        ] {
+            assert_eq!(exit_status(&run(&args)), 2, "{args:?}");
+        }
+    }
+
+    /// Set (to a JSON array of arguments) in the child processes that
+    /// `the_process_exits_with_the_status` starts from this test binary.
+    const CHILD_ARGS: &str = "SIMULATE_TEST_CHILD_ARGS";
+
+    /// The entry point of those child processes: with [`CHILD_ARGS`] set it
+    /// runs the command as `main` does and exits the process with its status.
+    /// In an ordinary test run it checks the statuses `cli` returns.
+    #[test]
+    fn cli_child() {
+        if let Ok(args) = std::env::var(CHILD_ARGS) {
+            let args: Vec<String> = serde_json::from_str(&args).expect("a JSON array of strings");
+            let status = cli(&args);
+            std::io::Write::flush(&mut std::io::stdout()).expect("stdout is writable");
+            std::process::exit(i32::from(status));
+        }
+        assert_eq!(cli(&["--help".to_owned()]), 0);
+        assert_eq!(cli(&["--fast".to_owned()]), 2);
+    }
+
+    /// Runs `simulate ARGS` in a child process (this test binary, running
+    /// only `cli_child`) with `stdin` as its standard input.
+    fn child(args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let mut child = Command::new(exe)
+            .args([
+                "--exact",
+                "tests::cli_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ARGS, serde_json::to_string(args).unwrap())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the test binary can be started again");
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin.as_bytes()).unwrap();
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn the_process_exits_with_the_status() {
+        // A malformed workload on standard input: code 2 and the field named.
+        let bad = r#"{"duration_us": 10, "tasks": [{"nice": 25, "pattern": [{"run_us": 1}]}]}"#;
+        let out = child(&["-"], bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+        assert!(
+            stderr.contains("simulate: -: tasks[0].nice: 25 is out of range: expected -20..=19"),
+            "stderr: {stderr}"
+        );
+        // A bad argument: code 2 and the usage.
+        let out = child(&["-", "--fast"], "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+        assert!(stderr.contains("unknown option --fast"), "stderr: {stderr}");
+        // A good one: code 0 and the report on standard output.
+        let out = child(&["-", "--json"], GOOD);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(r#""duration_us": 100000"#),
+            "stdout: {stdout}"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use runtime::sched::sim::{Step, TaskSpec, Workload, WorkloadError};
-use runtime::sched::{Config, Params, WakeLag, Weight};
+use runtime::sched::sim::{self, Step, TaskSpec, Workload, WorkloadError};
+use runtime::sched::{Config, MAX_SLICE, MIN_SLICE, Params, WakeLag, Weight};
 use serde_json::{Map, Value};
 
 const TOP_FIELDS: &[&str] = &[
@@ -48,36 +48,85 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// A time in microseconds: a non-negative number, fractional down to 1 ns.
-fn micros(v: &Value, field: &str) -> Result<Duration, WorkloadError> {
-    let bad = || {
+/// The values a time field accepts, in ns.
+#[derive(Clone, Copy)]
+struct Range {
+    min: u64,
+    max: u64,
+}
+
+impl Range {
+    fn new(min: Duration, max: Duration) -> Range {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Range {
+            min: ns(min),
+            max: ns(max),
+        }
+    }
+}
+
+/// Durations (`duration_us`, steps): 1 ns up to the longest simulation.
+fn span() -> Range {
+    Range::new(Duration::from_nanos(1), sim::MAX_DURATION)
+}
+
+/// Slices (`base_slice_us`, `tasks[].slice_us`).
+fn slice_range() -> Range {
+    Range::new(MIN_SLICE, MAX_SLICE)
+}
+
+/// `ns` in microseconds as a workload file would write it: `100`, `0.5`.
+fn as_micros(ns: u64) -> String {
+    if ns.is_multiple_of(1000) {
+        (ns / 1000).to_string()
+    } else {
+        (ns as f64 / 1000.0).to_string()
+    }
+}
+
+/// A time in microseconds, fractional and rounded to the nearest ns, within
+/// `range`. A negative number or a non-number is refused as such, a value
+/// outside the range (one too large to represent included) with the range, and
+/// where any positive time would do (`range.min` is 1 ns), zero as "must be
+/// positive".
+fn micros(v: &Value, field: &str, range: Range) -> Result<Duration, WorkloadError> {
+    let out_of_range = || {
         err(
             field,
             format!(
-                "expected a non-negative number of microseconds, got {}",
-                describe(v)
+                "{} is out of range: expected {}..={} (microseconds)",
+                describe(v),
+                as_micros(range.min),
+                as_micros(range.max)
             ),
         )
     };
-    if let Some(n) = v.as_u64() {
-        return n
-            .checked_mul(1000)
-            .map(Duration::from_nanos)
-            .ok_or_else(bad);
-    }
-    let x = v.as_f64().ok_or_else(bad)?;
-    if !x.is_finite() || x < 0.0 || x * 1000.0 > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(Duration::from_nanos((x * 1000.0).round() as u64))
-}
-
-fn positive_micros(v: &Value, field: &str) -> Result<Duration, WorkloadError> {
-    let d = micros(v, field)?;
-    if d.is_zero() {
+    let ns = if let Some(n) = v.as_u64() {
+        n.checked_mul(1000).ok_or_else(out_of_range)?
+    } else {
+        let x = v.as_f64().filter(|x| *x >= 0.0).ok_or_else(|| {
+            err(
+                field,
+                format!(
+                    "expected a non-negative number of microseconds, got {}",
+                    describe(v)
+                ),
+            )
+        })?;
+        // serde_json never yields NaN or infinities; anything this large
+        // overflows u64 nanoseconds and is out of every range.
+        if x * 1000.0 >= u64::MAX as f64 {
+            return Err(out_of_range());
+        }
+        (x * 1000.0).round() as u64
+    };
+    if ns == 0 && range.min == 1 {
         return Err(err(field, "must be positive"));
     }
-    Ok(d)
+    if !(range.min..=range.max).contains(&ns) {
+        return Err(out_of_range());
+    }
+    Ok(Duration::from_nanos(ns))
 }
 
 fn boolean(v: &Value, field: &str) -> Result<bool, WorkloadError> {
@@ -98,10 +147,11 @@ pub(crate) fn parse(text: &str) -> Result<Workload, WorkloadError> {
         .ok_or_else(|| err("(file)", "expected a JSON object at the top level"))?;
     check_keys(obj, TOP_FIELDS, "")?;
 
-    let duration = positive_micros(
+    let duration = micros(
         obj.get("duration_us")
             .ok_or_else(|| err("duration_us", "is required"))?,
         "duration_us",
+        span(),
     )?;
     let mut w = Workload::new(duration);
     if let Some(v) = obj.get("workers") {
@@ -114,7 +164,11 @@ pub(crate) fn parse(text: &str) -> Result<Workload, WorkloadError> {
         w.workers = usize::try_from(n).unwrap_or(usize::MAX);
     }
     if let Some(v) = obj.get("quantum_us") {
-        w.quantum = positive_micros(v, "quantum_us")?;
+        w.quantum = micros(
+            v,
+            "quantum_us",
+            Range::new(sim::MIN_QUANTUM, sim::MAX_QUANTUM),
+        )?;
     }
     let mut config = Config::new();
     if let Some(v) = obj.get("delayed_dequeue") {
@@ -133,14 +187,7 @@ pub(crate) fn parse(text: &str) -> Result<Workload, WorkloadError> {
         config = config.wake_lag(policy);
     }
     if let Some(v) = obj.get("base_slice_us") {
-        let slice = micros(v, "base_slice_us")?;
-        if !(Duration::from_micros(100)..=Duration::from_millis(100)).contains(&slice) {
-            return Err(err(
-                "base_slice_us",
-                format!("{} is out of range: expected 100..=100000", describe(v)),
-            ));
-        }
-        config = config.base_slice(slice);
+        config = config.base_slice(micros(v, "base_slice_us", slice_range())?);
     }
     w.config = config;
 
@@ -189,19 +236,12 @@ fn parse_task(t: &Value, i: usize) -> Result<TaskSpec, WorkloadError> {
         params = params.weight(weight);
     }
     if let Some(v) = obj.get("slice_us") {
-        let field = format!("{path}.slice_us");
-        let slice = micros(v, &field)?;
-        if !(Duration::from_micros(100)..=Duration::from_millis(100)).contains(&slice) {
-            return Err(err(
-                field,
-                format!("{} is out of range: expected 100..=100000", describe(v)),
-            ));
-        }
-        params = params.slice(slice);
+        params = params.slice(micros(v, &format!("{path}.slice_us"), slice_range())?);
     }
     let mut spec = TaskSpec::new(name, Vec::new()).params(params);
     if let Some(v) = obj.get("start_us") {
-        spec = spec.start(micros(v, &format!("{path}.start_us"))?);
+        let latest = Range::new(Duration::ZERO, sim::MAX_DURATION);
+        spec = spec.start(micros(v, &format!("{path}.start_us"), latest)?);
     }
     let field = format!("{path}.pattern");
     let steps = obj
@@ -226,8 +266,8 @@ fn parse_task(t: &Value, i: usize) -> Result<TaskSpec, WorkloadError> {
         check_keys(step, &["run_us", "sleep_us"], &at)?;
         spec.pattern
             .push(match (step.get("run_us"), step.get("sleep_us")) {
-                (Some(v), None) => Step::Run(positive_micros(v, &format!("{at}.run_us"))?),
-                (None, Some(v)) => Step::Sleep(positive_micros(v, &format!("{at}.sleep_us"))?),
+                (Some(v), None) => Step::Run(micros(v, &format!("{at}.run_us"), span())?),
+                (None, Some(v)) => Step::Sleep(micros(v, &format!("{at}.sleep_us"), span())?),
                 _ => return Err(err(&at, "expected exactly one of run_us or sleep_us")),
             });
     }

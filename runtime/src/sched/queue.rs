@@ -1144,7 +1144,11 @@ impl<T> RunQueue<T> {
                 self.nr_queued -= 1;
                 (vlag, d.wrapping_sub(v), true)
             }
-            SlotState::Sleeping | SlotState::Free => (self.slots[idx as usize].vlag, 0, false),
+            SlotState::Sleeping | SlotState::Free => {
+                let n = self.tree.node(idx);
+                let rel_deadline = n.deadline.wrapping_sub(n.vruntime);
+                (self.slots[idx as usize].vlag, rel_deadline, false)
+            }
         };
         let s = &self.slots[idx as usize];
         let (weight, custom_slice, runtime) = (s.weight, s.custom_slice, s.runtime);
@@ -1164,7 +1168,9 @@ impl<T> RunQueue<T> {
 
     /// Adopts an entity from another queue: a runnable one is placed at the lag
     /// it left with, relative to this queue's average, with the same relative
-    /// deadline; a sleeping one arrives sleeping with its stored lag.
+    /// deadline; a sleeping one arrives sleeping with its stored lag (and, until
+    /// it wakes, reports the vruntime that lag stands for here, `V − lag`, and
+    /// its deadline at the same distance from it as before).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -1193,6 +1199,12 @@ impl<T> RunQueue<T> {
             self.link(idx);
             self.nr_queued += 1;
         } else {
+            // Not linked, so only `info` and `stats_of` read these; without them
+            // they would report whatever the slot's previous occupant left.
+            let v = self.avg().wrapping_sub(m.vlag as u64);
+            let n = self.tree.node_mut(idx);
+            n.vruntime = v;
+            n.deadline = v.wrapping_add(m.rel_deadline);
             self.slots[idx as usize].vlag = m.vlag;
         }
         self.id_of(idx)

@@ -42,6 +42,23 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// The longest simulated span (and the latest spawn time): 1000 s.
+pub const MAX_DURATION: Duration = Duration::from_secs(1000);
+
+/// The shortest quantum.
+pub const MIN_QUANTUM: Duration = Duration::from_micros(1);
+
+/// The longest quantum.
+pub const MAX_QUANTUM: Duration = Duration::from_secs(1);
+
+/// The most polls a workload may need. A poll ends when its quantum is used
+/// up, when a run step ends, or at the end of the simulation, so a workload
+/// needs at most `duration/quantum + duration/shortest run step + 1` of them;
+/// that bound must not exceed this. Each switch-in (at most one per poll)
+/// records one wait, so this also bounds the memory the wait percentiles take
+/// (8 bytes a poll, 400 MB at most) and the run time.
+pub const MAX_POLLS: u64 = 50_000_000;
+
 /// One step of a task's repeating pattern.
 ///
 /// ```
@@ -73,7 +90,7 @@ pub struct TaskSpec {
     pub name: String,
     /// Weight and optional custom slice.
     pub params: Params,
-    /// When the task is spawned.
+    /// When the task is spawned, at most [`MAX_DURATION`].
     pub start: Duration,
     /// The steps, repeated forever. A single run step makes a CPU-bound task.
     pub pattern: Vec<Step>,
@@ -139,9 +156,10 @@ impl TaskSpec {
 pub struct Workload {
     /// Worker threads; only 1 is supported for now.
     pub workers: usize,
-    /// Simulated time span.
+    /// Simulated time span, at most [`MAX_DURATION`].
     pub duration: Duration,
-    /// The longest single poll `q`. It is also the queue's tick (lag clamp slack).
+    /// The longest single poll `q`, in [`MIN_QUANTUM`]`..=`[`MAX_QUANTUM`]. It
+    /// is also the queue's tick (lag clamp slack).
     pub quantum: Duration,
     /// Queue policy. Its tick is replaced by `quantum`.
     pub config: Config,
@@ -338,9 +356,11 @@ pub enum Event<'a> {
 /// # Errors
 ///
 /// A [`WorkloadError`] naming the field, for a workload outside what the
-/// simulator supports (more than one worker, a zero quantum or duration, an
+/// simulator supports: more than one worker, a duration outside
+/// `1 ns..=`[`MAX_DURATION`], a quantum outside
+/// [`MIN_QUANTUM`]`..=`[`MAX_QUANTUM`], a spawn time after [`MAX_DURATION`], an
 /// empty pattern, a zero-length step, a pattern without a run step, an invalid
-/// base slice).
+/// base slice, or more than [`MAX_POLLS`] polls possibly needed.
 ///
 /// # Examples
 ///
@@ -377,18 +397,36 @@ fn validate(w: &Workload) -> Result<Config, WorkloadError> {
             ),
         ));
     }
-    if w.duration.is_zero() {
-        return Err(WorkloadError::new("duration_us", "must be positive"));
+    if w.duration.is_zero() || w.duration > MAX_DURATION {
+        return Err(WorkloadError::new(
+            "duration_us",
+            format!(
+                "{:?} is out of range: expected 1ns..={MAX_DURATION:?}",
+                w.duration
+            ),
+        ));
     }
-    if w.quantum.is_zero() || w.quantum > Duration::from_secs(1) {
+    if !(MIN_QUANTUM..=MAX_QUANTUM).contains(&w.quantum) {
         return Err(WorkloadError::new(
             "quantum_us",
-            format!("{:?} is out of range: expected 1us..=1s", w.quantum),
+            format!(
+                "{:?} is out of range: expected {MIN_QUANTUM:?}..={MAX_QUANTUM:?}",
+                w.quantum
+            ),
         ));
     }
     let config = w.config.tick(w.quantum);
     RunQueue::<()>::new(config).map_err(|e| WorkloadError::new("base_slice_us", e.to_string()))?;
     for (i, t) in w.tasks.iter().enumerate() {
+        if t.start > MAX_DURATION {
+            return Err(WorkloadError::new(
+                format!("tasks[{i}].start_us"),
+                format!(
+                    "{:?} is out of range: expected 0ns..={MAX_DURATION:?}",
+                    t.start
+                ),
+            ));
+        }
         if t.pattern.is_empty() {
             return Err(WorkloadError::new(
                 format!("tasks[{i}].pattern"),
@@ -413,6 +451,30 @@ fn validate(w: &Workload) -> Result<Config, WorkloadError> {
             return Err(WorkloadError::new(
                 format!("tasks[{i}].pattern"),
                 "has no run step: a task that only sleeps never needs the worker",
+            ));
+        }
+    }
+    let shortest_run = w
+        .tasks
+        .iter()
+        .flat_map(|t| &t.pattern)
+        .filter_map(|s| match s {
+            Step::Run(d) => Some(ns(*d)),
+            Step::Sleep(_) => None,
+        })
+        .min();
+    if let Some(shortest_run) = shortest_run {
+        let d = ns(w.duration);
+        let polls = d / ns(w.quantum) + d / shortest_run + 1;
+        if polls > MAX_POLLS {
+            return Err(WorkloadError::new(
+                "duration_us",
+                format!(
+                    "{:?} may need up to {polls} polls (duration/quantum + duration/shortest \
+                     run step + 1), more than the {MAX_POLLS} simulated at most: shorten the \
+                     duration or lengthen the quantum or the shortest run step",
+                    w.duration
+                ),
             ));
         }
     }
@@ -758,6 +820,72 @@ mod tests {
         assert_eq!(percentile(&v, 99), 99);
         assert_eq!(percentile(&[7], 99), 7);
         assert_eq!(percentile(&[], 50), 0);
+    }
+
+    fn error(w: &Workload) -> String {
+        simulate(w).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn ranges_are_enforced_with_field_value_and_range() {
+        let spinner = || TaskSpec::new("a", vec![Step::Run(us(100))]);
+        let mut w = Workload::new(MAX_DURATION + Duration::from_nanos(1));
+        assert_eq!(
+            error(&w),
+            "duration_us: 1000.000000001s is out of range: expected 1ns..=1000s"
+        );
+        w.duration = MAX_DURATION;
+        w.quantum = Duration::from_nanos(999);
+        assert_eq!(
+            error(&w),
+            "quantum_us: 999ns is out of range: expected 1µs..=1s"
+        );
+        w.quantum = MIN_QUANTUM;
+        w.duration = us(1000);
+        w.tasks
+            .push(spinner().start(MAX_DURATION + Duration::from_nanos(1)));
+        assert_eq!(
+            error(&w),
+            "tasks[0].start_us: 1000.000000001s is out of range: expected 0ns..=1000s"
+        );
+        // Each limit itself is accepted.
+        w.tasks[0].start = MAX_DURATION;
+        w.quantum = MAX_QUANTUM;
+        assert!(simulate(&w).is_ok());
+    }
+
+    #[test]
+    fn the_poll_budget_bounds_duration_over_quantum_and_shortest_run() {
+        // 1000 s of 100 µs polls: 10^7 + 10^7 + 1 polls, within the budget.
+        let mut w = Workload::new(MAX_DURATION);
+        w.tasks.push(TaskSpec::new(
+            "a",
+            vec![Step::Run(us(100)), Step::Sleep(us(1))],
+        ));
+        assert_eq!(validate(&w).map(|_| ()), Ok(()));
+        // A 10 µs quantum: 10^8 + 10^7 + 1.
+        w.quantum = us(10);
+        assert_eq!(
+            validate(&w).unwrap_err().to_string(),
+            "duration_us: 1000s may need up to 110000001 polls (duration/quantum + \
+             duration/shortest run step + 1), more than the 50000000 simulated at most: \
+             shorten the duration or lengthen the quantum or the shortest run step"
+        );
+        // A 1 ns run step of a second task, over 1 s: 10^4 + 10^9 + 1.
+        let mut w = Workload::new(Duration::from_secs(1));
+        w.tasks.push(TaskSpec::new("a", vec![Step::Run(us(100))]));
+        w.tasks
+            .push(TaskSpec::new("b", vec![Step::Run(Duration::from_nanos(1))]));
+        assert!(
+            error(&w).contains("may need up to 1000010001 polls"),
+            "{}",
+            error(&w)
+        );
+        // No tasks, no polls.
+        w.tasks.clear();
+        w.quantum = MIN_QUANTUM;
+        w.duration = MAX_DURATION;
+        assert!(simulate(&w).is_ok());
     }
 
     #[test]

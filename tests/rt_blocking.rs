@@ -129,3 +129,58 @@ fn shutdown_timeout_does_not_wait_forever() {
         start.elapsed()
     );
 }
+
+/// Eight jobs submitted back to back onto a pool with idle threads, each
+/// waiting (on a std channel) for the one submitted after it: every job gets
+/// a thread of its own, so each sees its successor's message. A pool that
+/// queued a job behind a thread it had already woken would leave the chain
+/// waiting until the receive timed out.
+#[test]
+fn jobs_that_wait_for_each_other_all_complete() {
+    const PATIENCE: Duration = Duration::from_secs(10);
+    const N: usize = 8;
+    for (flavor, rt) in runtimes() {
+        rt.block_on(async {
+            // Start four pool threads and let them go idle.
+            let barrier = Arc::new(Barrier::new(4));
+            let warm: Vec<_> = (0..4)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    spawn_blocking(move || {
+                        barrier.wait();
+                    })
+                })
+                .collect();
+            for w in warm {
+                w.await.unwrap();
+            }
+            runtime::time::sleep(Duration::from_millis(50)).await;
+
+            let (txs, rxs): (Vec<_>, Vec<_>) = (0..N).map(|_| std::sync::mpsc::channel()).unzip();
+            let mut rxs: Vec<_> = rxs.into_iter().map(Some).collect();
+            let mut txs: Vec<_> = txs.into_iter().map(Some).collect();
+            let jobs: Vec<_> = (0..N)
+                .map(|i| {
+                    // Job i waits for job i + 1, then tells job i - 1.
+                    let rx = rxs[i].take().unwrap();
+                    let tx = if i > 0 { txs[i - 1].take() } else { None };
+                    let last = i == N - 1;
+                    spawn_blocking(move || {
+                        let heard = last || rx.recv_timeout(PATIENCE).is_ok();
+                        if let Some(tx) = tx {
+                            let _ = tx.send(());
+                        }
+                        heard
+                    })
+                })
+                .collect();
+            for (i, job) in jobs.into_iter().enumerate() {
+                assert!(
+                    job.await.unwrap(),
+                    "{flavor}: job {i} never heard from job {}",
+                    i + 1
+                );
+            }
+        });
+    }
+}

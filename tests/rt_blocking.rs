@@ -184,3 +184,32 @@ fn jobs_that_wait_for_each_other_all_complete() {
         });
     }
 }
+
+/// Inside `spawn_blocking` the job runs in its runtime's context, on both
+/// flavors: `Handle::current()` is that runtime (its metrics list a task
+/// spawned outside the job), `runtime::spawn` puts a task on it, and
+/// `Handle::current().block_on` drives a timer to completion.
+#[test]
+fn blocking_jobs_run_in_the_runtime_context() {
+    for (flavor, rt) in runtimes() {
+        let marker = rt.spawn(std::future::pending::<()>());
+        let marker_id = marker.id();
+        let (listed, spawned, slept) = rt.block_on(async move {
+            spawn_blocking(move || {
+                let handle = runtime::Handle::current();
+                let listed = handle.metrics().tasks().iter().any(|t| t.id() == marker_id);
+                let task = runtime::spawn(async { 7 });
+                let start = Instant::now();
+                handle.block_on(runtime::time::sleep(Duration::from_millis(10)));
+                let slept = start.elapsed();
+                (listed, handle.block_on(task).unwrap(), slept)
+            })
+            .await
+            .unwrap()
+        });
+        assert!(listed, "{flavor}: Handle::current() is another runtime");
+        assert_eq!(spawned, 7, "{flavor}");
+        assert!(slept >= Duration::from_millis(10), "{flavor}: woke early");
+        marker.abort();
+    }
+}

@@ -5,7 +5,9 @@
 //! poll, so it gets a `JoinHandle`, panic capture and abort-before-start for
 //! free. The pool is that task's scheduler: a submitted job waits in a queue
 //! until a pool thread takes it. Threads are started on demand up to
-//! `max_threads` and exit after idling for `keep_alive`.
+//! `max_threads` and exit after idling for `keep_alive`. A job runs inside
+//! its runtime's context, so `Handle::current`, `spawn` and timers work in
+//! it.
 //!
 //! Shutdown: jobs still queued are cancelled (their handles resolve to a
 //! cancelled `JoinError`); running ones are waited for, up to the runtime's
@@ -18,6 +20,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::Handle;
+use super::context;
 use super::hooks::Hooks;
 use super::inbox::shutdown_task;
 use crate::loom::sync::{Condvar, Mutex, lock};
@@ -218,8 +222,27 @@ impl Schedule for PoolScheduler {
     }
 }
 
-/// The future of a blocking job: runs the closure in its one poll.
-pub(crate) struct BlockingTask<F>(pub(crate) Option<F>);
+/// The future of a blocking job: runs the closure in its one poll, inside
+/// its runtime's context (so `Handle::current`, `spawn` and timers work in
+/// it, as on a worker).
+///
+/// The job carries its own handle instead of the pool keeping one: the pool
+/// belongs to the runtime, and a handle inside it would keep the runtime
+/// alive. A job's handle lives only until the job runs or is cancelled, which
+/// shutdown guarantees for every job.
+pub(crate) struct BlockingTask<F> {
+    f: Option<F>,
+    handle: Option<Handle>,
+}
+
+impl<F> BlockingTask<F> {
+    pub(crate) fn new(f: F, handle: Handle) -> BlockingTask<F> {
+        BlockingTask {
+            f: Some(f),
+            handle: Some(handle),
+        }
+    }
+}
 
 impl<F> Unpin for BlockingTask<F> {}
 
@@ -227,7 +250,9 @@ impl<F: FnOnce() -> T, T> Future for BlockingTask<F> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
-        let f = self.0.take().expect("a blocking job runs once");
+        let f = self.f.take().expect("a blocking job runs once");
+        // Dropping the guard after the closure gives the handle up.
+        let _context = self.handle.take().map(context::enter);
         Poll::Ready(f())
     }
 }

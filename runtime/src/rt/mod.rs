@@ -919,7 +919,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let job = blocking::BlockingTask(Some(f));
+        let job = blocking::BlockingTask::new(f, self.clone());
         let (task, join) = new_task(job, Params::new(), None, self.blocking.scheduler.clone());
         self.blocking.scheduler.submit(task);
         join

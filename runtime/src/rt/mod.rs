@@ -32,14 +32,14 @@ use core::Core;
 use hooks::Hooks;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
-/// Joins `thread`, but not past `deadline` (std has no timed join); a thread
-/// still running then is left to finish on its own.
 /// The timer driver of the thread's current runtime (one reference count
 /// taken, no handle cloned: timers are built often).
 pub(crate) fn current_driver() -> Option<Arc<crate::time::driver::Driver>> {
     context::with_current(|handle| handle.driver().clone())
 }
 
+/// Joins `thread`, but not past `deadline` (std has no timed join); a thread
+/// still running then is left to finish on its own.
 pub(crate) fn join_until(thread: std::thread::JoinHandle<()>, deadline: Option<Instant>) {
     if let Some(deadline) = deadline {
         while !thread.is_finished() && Instant::now() < deadline {

@@ -260,3 +260,67 @@ fn a_million_short_sleeps_complete() {
     });
     assert_eq!(done.load(Ordering::Relaxed), 1_000_000);
 }
+
+/// A waker that counts its wakes.
+struct CountWakes(AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls `f` once with a waker that counts wakes, on no runtime.
+fn poll_counting<F: Future + Unpin>(f: &mut F, wakes: &Arc<CountWakes>) -> Poll<F::Output> {
+    let waker = std::task::Waker::from(wakes.clone());
+    Pin::new(f).poll(&mut Context::from_waker(&waker))
+}
+
+/// A sleep created in a runtime and polled after the runtime was dropped
+/// panics, naming the problem, instead of never completing.
+#[test]
+#[should_panic(expected = "a Sleep was polled after its runtime shut down")]
+fn a_sleep_polled_after_its_runtime_is_dropped_panics() {
+    let rt = runtime::Builder::new_current_thread().build().unwrap();
+    let mut sleep = rt.block_on(async { Box::pin(time::sleep(Duration::from_secs(3600))) });
+    drop(rt);
+    let _ = poll_counting(&mut sleep, &Arc::new(CountWakes(AtomicUsize::new(0))));
+}
+
+/// A sleep waiting outside any task (polled by hand, so no shutdown cancels
+/// it) when its runtime shuts down is woken by the shutdown, on both flavors,
+/// and its next poll panics with the shutdown message; so does a sleep whose
+/// deadline had passed, and one reset afterwards.
+#[test]
+fn a_pending_sleep_is_woken_by_shutdown_then_panics() {
+    for (flavor, rt) in runtimes() {
+        let (mut pending, mut elapsed) = rt.block_on(async {
+            (
+                Box::pin(time::sleep(Duration::from_secs(3600))),
+                Box::pin(time::sleep(Duration::ZERO)),
+            )
+        });
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        assert!(poll_counting(&mut pending, &wakes).is_pending(), "{flavor}");
+        drop(rt);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "{flavor}: not woken");
+        for (what, sleep) in [("pending", &mut pending), ("elapsed", &mut elapsed)] {
+            let wakes = wakes.clone();
+            let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = poll_counting(sleep, &wakes);
+            }))
+            .expect_err("polling a sleep of a dropped runtime panics");
+            let message = panic.downcast_ref::<String>().map_or("", |s| s.as_str());
+            assert!(
+                message.contains("after its runtime shut down"),
+                "{flavor}, {what}: {message:?}"
+            );
+        }
+        // Resetting is allowed; polling still is not.
+        pending.as_mut().reset(Instant::now() + Duration::from_millis(1));
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = poll_counting(&mut pending, &wakes);
+        }));
+        assert!(polled.is_err(), "{flavor}: a reset sleep was polled");
+    }
+}

@@ -746,6 +746,9 @@ impl Runtime {
                 }
             }
         }
+        // Timers still pending (outside tasks) are woken, to find the driver
+        // shut down.
+        self.handle.driver().shutdown();
     }
 }
 

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::Instant;
-use super::driver::Driver;
+use super::driver::{Driver, ShutDown};
 use super::wheel::Key;
 
 /// Waits until `duration` has elapsed. A zero duration completes at once; a
@@ -56,6 +56,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels
 /// the timer.
+///
+/// # Panics
+///
+/// Polling it after the runtime it was created in has shut down (dropped, or
+/// [`shutdown_timeout`](crate::Runtime::shutdown_timeout)): its timer would
+/// never fire. A sleep pending at that moment is woken, so its owner learns
+/// of it on its next poll instead of hanging.
 ///
 /// # Examples
 ///
@@ -142,10 +149,17 @@ impl Sleep {
     }
 }
 
+/// The panic message of a sleep polled after its runtime shut down.
+const SHUT_DOWN: &str = "runtime::time: a Sleep was polled after its runtime shut down \
+     (the runtime it was created in has been dropped or shut down, so its timers no longer fire)";
+
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.driver.is_shut_down() {
+            panic!("{SHUT_DOWN}");
+        }
         if Instant::now() >= self.deadline {
             if let Some(key) = self.key.take() {
                 self.driver.cancel(key);
@@ -157,7 +171,11 @@ impl Future for Sleep {
             None => false,
         };
         if !registered {
-            self.key = self.driver.register(self.deadline, cx.waker());
+            self.key = match self.driver.register(self.deadline, cx.waker()) {
+                Ok(key) => key,
+                // Shut down since the check above.
+                Err(ShutDown) => panic!("{SHUT_DOWN}"),
+            };
             if self.key.is_none() {
                 // Due by the time it was registered: try again at once.
                 cx.waker().wake_by_ref();

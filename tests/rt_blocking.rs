@@ -213,3 +213,90 @@ fn blocking_jobs_run_in_the_runtime_context() {
         marker.abort();
     }
 }
+
+/// Sends on its channel when dropped.
+struct SignalOnDrop(std::sync::mpsc::Sender<()>);
+
+impl Drop for SignalOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Shutdown cancels the tasks before it waits for running blocking jobs: a
+/// job that waits for a task's future to be dropped sees the drop, on both
+/// flavors. (Waiting for the job first would leave it waiting for a drop that
+/// comes only after the wait.)
+#[test]
+fn shutdown_cancels_tasks_before_waiting_for_jobs() {
+    const PATIENCE: Duration = Duration::from_secs(10);
+    for (flavor, rt) in runtimes() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let guard = SignalOnDrop(tx);
+        rt.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
+        let started = Arc::new(Barrier::new(2));
+        let job = {
+            let started = started.clone();
+            rt.spawn_blocking(move || {
+                started.wait();
+                rx.recv_timeout(PATIENCE).is_ok()
+            })
+        };
+        started.wait();
+        drop(rt);
+        let rt = runtime::Builder::new_current_thread().build().unwrap();
+        assert!(
+            rt.block_on(job).unwrap(),
+            "{flavor}: the job was waited for before the task was cancelled"
+        );
+    }
+}
+
+/// `shutdown_timeout` spends one timeout on the workers and the blocking pool
+/// together: with a worker stuck in a poll and a blocking job stuck too (each
+/// until released, long after), it returns after about one timeout, not two.
+/// The bound leaves most of a timeout for a slow machine.
+#[test]
+fn shutdown_timeout_is_one_deadline_for_workers_and_jobs() {
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    const STUCK: Duration = Duration::from_secs(30);
+    let rt = runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let started = Arc::new(Barrier::new(3));
+    let (release_task, task_waits) = std::sync::mpsc::channel::<()>();
+    let (release_job, job_waits) = std::sync::mpsc::channel::<()>();
+    {
+        let started = started.clone();
+        // Blocks its worker inside the poll: cancellation cannot reach it.
+        rt.spawn(async move {
+            started.wait();
+            let _ = task_waits.recv_timeout(STUCK);
+        });
+    }
+    {
+        let started = started.clone();
+        rt.spawn_blocking(move || {
+            started.wait();
+            let _ = job_waits.recv_timeout(STUCK);
+        });
+    }
+    started.wait();
+    let start = Instant::now();
+    rt.shutdown_timeout(TIMEOUT);
+    let took = start.elapsed();
+    let _ = release_task.send(());
+    let _ = release_job.send(());
+    assert!(
+        took >= TIMEOUT,
+        "returned after {took:?}, before the timeout"
+    );
+    assert!(
+        took < TIMEOUT * 2 - Duration::from_millis(250),
+        "returned after {took:?}: a timeout for the workers and another for the pool"
+    );
+}

@@ -9,9 +9,10 @@
 //! its runtime's context, so `Handle::current`, `spawn` and timers work in
 //! it.
 //!
-//! Shutdown: jobs still queued are cancelled (their handles resolve to a
-//! cancelled `JoinError`); running ones are waited for, up to the runtime's
-//! shutdown timeout.
+//! Shutdown: the pool is closed first, so jobs still queued are cancelled
+//! (their handles resolve to a cancelled `JoinError`); running ones are
+//! waited for after the runtime's tasks are cancelled, within what is left of
+//! the runtime's shutdown timeout.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -155,22 +156,25 @@ impl Pool {
         state.threads -= 1;
     }
 
-    /// Cancels queued jobs and waits for running ones up to `timeout` (forever
-    /// if `None`).
-    pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
-        let (queued, handles) = {
+    /// Closes the pool: no job starts from now on, queued ones are cancelled
+    /// and later submits are refused (cancelled). Running jobs go on; see
+    /// [`join`](Self::join).
+    pub(crate) fn close(&self) {
+        let queued = {
             let mut state = lock(&self.state);
             state.shutdown = true;
-            (
-                std::mem::take(&mut state.queue),
-                std::mem::take(&mut state.handles),
-            )
+            std::mem::take(&mut state.queue)
         };
         self.work.notify_all();
         for task in queued {
             shutdown_task(&task);
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+    }
+
+    /// Waits for the pool's threads (after [`close`](Self::close)) to finish
+    /// their jobs and exit, but not past `deadline` (forever if `None`).
+    pub(crate) fn join(&self, deadline: Option<Instant>) {
+        let handles = std::mem::take(&mut lock(&self.state).handles);
         for handle in handles {
             super::join_until(handle, deadline);
         }

@@ -352,3 +352,69 @@ fn a_pending_sleep_is_woken_by_shutdown_then_panics() {
         assert!(polled.is_err(), "{flavor}: a reset sleep was polled");
     }
 }
+
+#[test]
+#[should_panic(expected = "runtime::time::sleep called outside a runtime")]
+fn sleep_outside_a_runtime_panics() {
+    let _ = time::sleep(Duration::from_millis(1));
+}
+
+#[test]
+#[should_panic(expected = "runtime::time::sleep_until called outside a runtime")]
+fn sleep_until_outside_a_runtime_panics() {
+    let _ = time::sleep_until(Instant::now());
+}
+
+#[test]
+#[should_panic(expected = "runtime::time::interval called outside a runtime")]
+fn interval_outside_a_runtime_panics() {
+    let _ = time::interval(Duration::from_millis(1));
+}
+
+#[test]
+#[should_panic(expected = "runtime::time::interval_at called outside a runtime")]
+fn interval_at_outside_a_runtime_panics() {
+    let _ = time::interval_at(Instant::now(), Duration::from_millis(1));
+}
+
+#[test]
+#[should_panic(expected = "runtime::time::timeout called outside a runtime")]
+fn timeout_outside_a_runtime_panics() {
+    let _ = time::timeout(Duration::from_millis(1), async {});
+}
+
+/// Durations too large for the clock saturate to "never" instead of
+/// panicking: an interval of `Duration::MAX` ticks once and then not again
+/// (also after `reset`), and `timeout(Duration::MAX, ..)` is no limit at all.
+#[test]
+fn huge_intervals_and_timeouts_saturate() {
+    for (flavor, rt) in runtimes() {
+        rt.block_on(async {
+            let start = Instant::now();
+            for mut every in [
+                time::interval(Duration::MAX),
+                time::interval_at(start, Duration::MAX),
+            ] {
+                let first = every.tick().await;
+                assert!(first >= start && first <= Instant::now(), "{flavor}");
+                let second = time::timeout(Duration::from_millis(20), every.tick()).await;
+                assert!(second.is_err(), "{flavor}: a second tick came");
+                every.reset();
+                let reset = time::timeout(Duration::from_millis(20), every.tick()).await;
+                assert!(reset.is_err(), "{flavor}: a tick came after reset");
+            }
+            let quick = time::timeout(Duration::MAX, async {
+                time::sleep(Duration::from_millis(5)).await;
+                8
+            })
+            .await;
+            assert_eq!(quick, Ok(8), "{flavor}");
+            let unlimited = time::timeout(
+                Duration::from_millis(20),
+                time::timeout(Duration::MAX, std::future::pending::<()>()),
+            )
+            .await;
+            assert!(unlimited.is_err(), "{flavor}: timeout(MAX) elapsed");
+        });
+    }
+}

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::{Instant, Sleep, far_future, sleep_until};
+use super::{Instant, Sleep, far_future};
 
 /// What an [`Interval`] does after a missed tick: one taken more than 5 ms
 /// after its instant (the task was busy, or the machine slow). A tick taken
@@ -55,7 +55,8 @@ impl MissedTickBehavior {
     }
 }
 
-/// Ticks every `period`; the first tick completes at once.
+/// Ticks every `period`; the first tick completes at once. A period too long
+/// for the clock means the second tick never comes.
 ///
 /// # Panics
 ///
@@ -76,7 +77,7 @@ impl MissedTickBehavior {
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    new_interval(Instant::now(), period, "interval")
 }
 
 /// Ticks at `start`, then every `period`.
@@ -100,12 +101,19 @@ pub fn interval(period: Duration) -> Interval {
 /// ```
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    new_interval(start, period, "interval_at")
+}
+
+/// An interval ticking at `start`, then every `period`; panics name `caller`,
+/// the function the user called.
+#[track_caller]
+fn new_interval(start: Instant, period: Duration, caller: &str) -> Interval {
     assert!(
         !period.is_zero(),
-        "runtime::time::interval: the period must be greater than zero, got {period:?}"
+        "runtime::time::{caller}: the period must be greater than zero, got {period:?}"
     );
     Interval {
-        sleep: sleep_until(start),
+        sleep: Sleep::new(start, caller),
         period,
         missed: MissedTickBehavior::default(),
     }

@@ -29,7 +29,7 @@ use super::wheel::Key;
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(super::deadline_after(duration))
+    Sleep::new(super::deadline_after(duration), "sleep")
 }
 
 /// Waits until `deadline`. A deadline in the past completes at once.
@@ -51,7 +51,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+    Sleep::new(deadline, "sleep_until")
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels
@@ -83,12 +83,15 @@ pub struct Sleep {
 }
 
 impl Sleep {
+    /// A sleep until `deadline` on the current runtime's timers; outside a
+    /// runtime, panics naming `caller`, the `runtime::time` function the user
+    /// called.
     #[track_caller]
-    fn new(deadline: Instant) -> Sleep {
+    pub(super) fn new(deadline: Instant, caller: &str) -> Sleep {
         let driver = match crate::rt::current_driver() {
             Some(driver) => driver,
             None => panic!(
-                "runtime::time::sleep called outside a runtime: \
+                "runtime::time::{caller} called outside a runtime: \
                  call it from inside Runtime::block_on or a task"
             ),
         };

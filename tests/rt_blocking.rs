@@ -300,3 +300,48 @@ fn shutdown_timeout_is_one_deadline_for_workers_and_jobs() {
         "returned after {took:?}: a timeout for the workers and another for the pool"
     );
 }
+
+/// A pool thread left without work for its keep-alive exits while the
+/// runtime lives on (its `on_thread_stop` hook runs), and the next job starts
+/// a new thread. The wait allows far more than the 50 ms keep-alive, and far
+/// less than the 10 s default.
+#[test]
+fn idle_pool_threads_exit_after_their_keep_alive() {
+    const PATIENCE: Duration = Duration::from_secs(5);
+    let started = Arc::new(AtomicUsize::new(0));
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let rt = {
+        let (started, stopped) = (started.clone(), stopped.clone());
+        // A current-thread runtime starts no workers: the hooks count pool
+        // threads only.
+        runtime::Builder::new_current_thread()
+            .thread_keep_alive(Duration::from_millis(50))
+            .on_thread_start(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+            })
+            .on_thread_stop(move || {
+                stopped.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap()
+    };
+    rt.block_on(rt.spawn_blocking(|| {})).unwrap();
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+    let deadline = Instant::now() + PATIENCE;
+    while stopped.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the idle thread outlived its keep-alive"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(stopped.load(Ordering::SeqCst), 1);
+    rt.block_on(rt.spawn_blocking(|| {})).unwrap();
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        2,
+        "a new thread for the next job"
+    );
+    drop(rt);
+    assert_eq!(stopped.load(Ordering::SeqCst), 2);
+}

@@ -7,11 +7,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use runtime::task::{Id, SwitchReason};
 use runtime::time::{self, Instant, MissedTickBehavior};
 use tests::two_runtimes as runtimes;
 
@@ -417,4 +418,87 @@ fn huge_intervals_and_timeouts_saturate() {
             assert!(unlimited.is_err(), "{flavor}: timeout(MAX) elapsed");
         });
     }
+}
+
+/// One `on_switch_out` call, as logged for the sleeper below.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SwitchOut {
+    reason: SwitchReason,
+    queued: bool,
+    delayed: bool,
+    runnable: bool,
+}
+
+/// A task that sleeps (`time::sleep`) right after running 5 ms beside a
+/// CPU-bound task on one worker owes service when it blocks: with delayed
+/// dequeue (the default) its `Blocked` switch-out shows it still queued, as
+/// delayed and not runnable. The timer then wakes it (nothing else does)
+/// no earlier than its deadline, and it completes.
+#[test]
+fn a_sleep_while_owing_service_is_a_delayed_dequeue() {
+    let log: Arc<Mutex<Vec<(Id, SwitchOut)>>> = Arc::default();
+    let rt = {
+        let log = log.clone();
+        runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .on_switch_out(move |info, reason| {
+                let out = SwitchOut {
+                    reason,
+                    queued: info.is_queued(),
+                    delayed: info.is_delayed(),
+                    runnable: info.is_runnable(),
+                };
+                log.lock().unwrap().push((info.id(), out));
+            })
+            .build()
+            .unwrap()
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let hog_polls = Arc::new(AtomicUsize::new(0));
+    let hog = {
+        let (done, hog_polls) = (done.clone(), hog_polls.clone());
+        rt.spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                hog_polls.fetch_add(1, Ordering::SeqCst);
+                tests::spin(Duration::from_micros(50));
+                runtime::task::yield_now().await;
+            }
+        })
+    };
+    let patience = Instant::now() + Duration::from_secs(20);
+    while hog_polls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < patience, "the hog never ran");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let sleeper = rt.spawn(async {
+        tests::spin(Duration::from_millis(5));
+        let deadline = Instant::now() + Duration::from_millis(1);
+        time::sleep_until(deadline).await;
+        Instant::now() >= deadline
+    });
+    let id = sleeper.id();
+    assert!(rt.block_on(sleeper).unwrap(), "woke before the deadline");
+    done.store(true, Ordering::SeqCst);
+    rt.block_on(hog).unwrap();
+    drop(rt);
+
+    let outs: Vec<SwitchOut> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(task, _)| *task == id)
+        .map(|&(_, out)| out)
+        .collect();
+    assert_eq!(outs.len(), 2, "blocked once, then completed: {outs:?}");
+    assert_eq!(
+        outs[0],
+        SwitchOut {
+            reason: SwitchReason::Blocked,
+            queued: true,
+            delayed: true,
+            runnable: false,
+        },
+        "blocked while owing service: queued, delayed, not runnable"
+    );
+    assert_eq!(outs[1].reason, SwitchReason::Completed);
 }

@@ -137,7 +137,7 @@ async fn after_a_stall(behavior: MissedTickBehavior, period: Duration, stall: Du
 
 /// Whether `t` is a whole number of periods after `first`.
 fn on_grid(t: Instant, first: Instant, period: Duration) -> bool {
-    (t - first).as_nanos() % period.as_nanos() == 0
+    (t - first).as_nanos().is_multiple_of(period.as_nanos())
 }
 
 /// Each behavior after a stall that makes the second tick late by more than
@@ -309,7 +309,9 @@ fn poll_counting<F: Future + Unpin>(f: &mut F, wakes: &Arc<CountWakes>) -> Poll<
 #[should_panic(expected = "a Sleep was polled after its runtime shut down")]
 fn a_sleep_polled_after_its_runtime_is_dropped_panics() {
     let rt = runtime::Builder::new_current_thread().build().unwrap();
-    let mut sleep = rt.block_on(async { Box::pin(time::sleep(Duration::from_secs(3600))) });
+    // Made inside the runtime, handed out in a tuple (a future that returns
+    // a future is usually a mistake; here it is the point).
+    let (mut sleep,) = rt.block_on(async { (Box::pin(time::sleep(Duration::from_secs(3600))),) });
     drop(rt);
     let _ = poll_counting(&mut sleep, &Arc::new(CountWakes(AtomicUsize::new(0))));
 }
@@ -357,13 +359,13 @@ fn a_pending_sleep_is_woken_by_shutdown_then_panics() {
 #[test]
 #[should_panic(expected = "runtime::time::sleep called outside a runtime")]
 fn sleep_outside_a_runtime_panics() {
-    let _ = time::sleep(Duration::from_millis(1));
+    drop(time::sleep(Duration::from_millis(1)));
 }
 
 #[test]
 #[should_panic(expected = "runtime::time::sleep_until called outside a runtime")]
 fn sleep_until_outside_a_runtime_panics() {
-    let _ = time::sleep_until(Instant::now());
+    drop(time::sleep_until(Instant::now()));
 }
 
 #[test]
@@ -381,7 +383,7 @@ fn interval_at_outside_a_runtime_panics() {
 #[test]
 #[should_panic(expected = "runtime::time::timeout called outside a runtime")]
 fn timeout_outside_a_runtime_panics() {
-    let _ = time::timeout(Duration::from_millis(1), async {});
+    drop(time::timeout(Duration::from_millis(1), async {}));
 }
 
 /// Durations too large for the clock saturate to "never" instead of

@@ -88,6 +88,15 @@ fn round(mut builder: runtime::Builder) {
                 Ok(Vec::new())
             }));
         }
+        // Blocking jobs that use the runtime from inside: each holds a
+        // handle while it runs.
+        for i in 0..10u32 {
+            handles.push(runtime::task::spawn_blocking(move || {
+                let handle = runtime::Handle::current();
+                let task = handle.spawn(async move { vec![i; 8] });
+                Ok(handle.block_on(task).unwrap())
+            }));
+        }
         let waker_thread = {
             let wakers = wakers.clone();
             std::thread::spawn(move || {
@@ -107,9 +116,11 @@ fn round(mut builder: runtime::Builder) {
         }
         waker_thread.join().unwrap();
     });
-    // Tasks left at drop: blocked forever, never woken.
+    // Tasks left at drop: blocked forever, never woken; blocking jobs still
+    // running or queued.
     for _ in 0..20 {
         rt.spawn(std::future::pending::<()>());
+        rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(1)));
     }
     drop(rt);
 }

@@ -32,14 +32,14 @@ use core::Core;
 use hooks::Hooks;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
-/// Joins `thread`, but not past `deadline` (std has no timed join); a thread
-/// still running then is left to finish on its own.
 /// The timer driver of the thread's current runtime (one reference count
 /// taken, no handle cloned: timers are built often).
 pub(crate) fn current_driver() -> Option<Arc<crate::time::driver::Driver>> {
     context::with_current(|handle| handle.driver().clone())
 }
 
+/// Joins `thread`, but not past `deadline` (std has no timed join); a thread
+/// still running then is left to finish on its own.
 pub(crate) fn join_until(thread: std::thread::JoinHandle<()>, deadline: Option<Instant>) {
     if let Some(deadline) = deadline {
         while !thread.is_finished() && Instant::now() < deadline {
@@ -698,10 +698,11 @@ impl Runtime {
     }
 
     /// Shuts the runtime down: cancels every task and drops every future,
-    /// waiting at most `timeout` for worker threads to finish the poll they
-    /// are in (a worker stuck in a poll cleans up when the poll returns). A
-    /// current-thread runtime runs nothing outside `block_on`, so it returns
-    /// at once.
+    /// cancels blocking jobs not yet started, and waits at most `timeout` in
+    /// all for worker threads to finish the poll they are in (a worker stuck
+    /// in a poll cleans up when the poll returns) and for running blocking
+    /// jobs. Timers stop: a [`Sleep`](crate::time::Sleep) polled afterwards
+    /// panics.
     ///
     /// ```
     /// use std::time::Duration;
@@ -727,12 +728,14 @@ impl Runtime {
         self.shutdown(Some(Duration::ZERO));
     }
 
-    /// Cancels everything; waits for the workers up to `timeout`, or until they
-    /// are done if `None`.
+    /// Cancels everything; waits for the workers, then for the blocking
+    /// jobs still running, all within one `timeout` (forever if `None`).
     fn shutdown(&mut self, timeout: Option<Duration>) {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         // Tasks may spawn or use the runtime while their futures drop.
         let _context = context::enter(self.handle.clone());
-        self.handle.blocking.pool.shutdown(timeout);
+        // No blocking job starts from now on: queued ones are cancelled.
+        self.handle.blocking.pool.close();
         match &self.flavor {
             Flavor::Current => {
                 if let Scheduler::Current(shared) = &self.handle.scheduler {
@@ -742,12 +745,15 @@ impl Runtime {
             Flavor::Multi { shared, threads } => {
                 shared.begin_shutdown();
                 let threads = std::mem::take(&mut *lock(threads));
-                let deadline = timeout.map(|t| Instant::now() + t);
                 for t in threads {
                     join_until(t, deadline);
                 }
             }
         }
+        // Timers still pending (outside tasks) are woken, to find the driver
+        // shut down; a job waiting on one is released too.
+        self.handle.driver().shutdown();
+        self.handle.blocking.pool.join(deadline);
     }
 }
 
@@ -920,7 +926,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let job = blocking::BlockingTask(Some(f));
+        let job = blocking::BlockingTask::new(f, self.clone());
         let (task, join) = new_task(job, Params::new(), None, self.blocking.scheduler.clone());
         self.blocking.scheduler.submit(task);
         join

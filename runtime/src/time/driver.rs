@@ -17,13 +17,18 @@
 //! - A fired timer's waker is woken outside the lock; the woken task then takes
 //!   the same path as any other wake (with delayed dequeue, a sleeper that
 //!   owed service may still be queued as delayed, and is re-armed in place).
+//! - When the runtime shuts down ([`Driver::shutdown`]), every pending timer
+//!   is woken and the driver refuses new ones: a sleep polled after that
+//!   panics (see `Sleep`) rather than waiting for a timer nothing will fire.
+//!   The flag is set under the lock, so a registration either happens before
+//!   the shutdown (and is woken by it) or is refused.
 
 use std::fmt;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::wheel::{Key, Wheel};
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::{Mutex, lock};
 
 /// No timer pending.
@@ -34,10 +39,16 @@ struct Inner {
     fired: Vec<Waker>,
 }
 
+/// Returned by [`Driver::register`] once the driver has shut down.
+#[derive(Debug)]
+pub(crate) struct ShutDown;
+
 pub(crate) struct Driver {
     origin: Instant,
     inner: Mutex<Inner>,
     next: AtomicU64,
+    /// Set (under the lock) by [`Driver::shutdown`]; never cleared.
+    shut_down: AtomicBool,
     /// Unparks a parked worker (set by the runtime).
     unpark: Box<dyn Fn() + Send + Sync>,
 }
@@ -59,6 +70,7 @@ impl Driver {
                 fired: Vec::new(),
             }),
             next: AtomicU64::new(NONE),
+            shut_down: AtomicBool::new(false),
             unpark,
         }
     }
@@ -75,11 +87,21 @@ impl Driver {
         u64::try_from(now.saturating_duration_since(self.origin).as_micros()).unwrap_or(NONE - 1)
     }
 
-    /// Registers a timer; `None` if it is already due (the caller completes).
-    pub(crate) fn register(&self, deadline: Instant, waker: &Waker) -> Option<Key> {
+    /// Registers a timer; `Ok(None)` if it is already due (the caller
+    /// completes), `Err` once the driver has shut down.
+    pub(crate) fn register(
+        &self,
+        deadline: Instant,
+        waker: &Waker,
+    ) -> Result<Option<Key>, ShutDown> {
         let tick = self.tick_of(deadline);
         let mut inner = lock(&self.inner);
-        let key = inner.wheel.insert(tick, waker.clone()).ok()?;
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(ShutDown);
+        }
+        let Ok(key) = inner.wheel.insert(tick, waker.clone()) else {
+            return Ok(None);
+        };
         let next = inner.wheel.next_expiration().unwrap_or(NONE);
         let before = self.next.swap(next, Ordering::AcqRel);
         drop(inner);
@@ -87,7 +109,28 @@ impl Driver {
             // A parked worker may be sleeping past this deadline.
             (self.unpark)();
         }
-        Some(key)
+        Ok(Some(key))
+    }
+
+    /// Whether the driver has shut down (its runtime is gone or going).
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Shuts the driver down: wakes every pending timer (its owner then finds
+    /// the driver shut down) and refuses new ones. Idempotent.
+    pub(crate) fn shutdown(&self) {
+        let woken = {
+            let mut inner = lock(&self.inner);
+            self.shut_down.store(true, Ordering::Release);
+            let Inner { wheel, fired } = &mut *inner;
+            wheel.drain(fired);
+            self.next.store(NONE, Ordering::Release);
+            std::mem::take(fired)
+        };
+        for waker in woken {
+            waker.wake();
+        }
     }
 
     /// Replaces a registered timer's waker; false if it already fired.
@@ -141,5 +184,60 @@ impl Driver {
         }
         let at = self.origin + Duration::from_micros(next);
         Some(at.saturating_duration_since(Instant::now()))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Shutting down wakes each pending timer once and empties the driver;
+    /// afterwards registrations are refused, keys are stale, and there is
+    /// nothing to fire or wait for.
+    #[test]
+    fn shutdown_wakes_pending_timers_and_refuses_new_ones() {
+        let driver = Driver::new(Box::new(|| {}));
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let now = Instant::now();
+        let keys: Vec<Key> = [1, 60, 3600]
+            .map(|s| {
+                driver
+                    .register(now + Duration::from_secs(s), &waker)
+                    .unwrap()
+                    .expect("not due yet")
+            })
+            .into();
+        assert!(!driver.is_shut_down());
+        assert!(driver.park_timeout().is_some());
+
+        driver.shutdown();
+        assert!(driver.is_shut_down());
+        assert_eq!(count.0.load(Ordering::SeqCst), 3, "each timer woken once");
+        assert_eq!(driver.park_timeout(), None);
+        for key in keys {
+            assert!(!driver.update(key, &waker), "a key outlived the shutdown");
+            driver.cancel(key);
+        }
+        let late = now + Duration::from_secs(5);
+        assert!(driver.register(late, &waker).is_err());
+        assert!(driver.register(now, &waker).is_err(), "even when due");
+
+        // Idempotent, and nothing left to wake.
+        driver.shutdown();
+        driver.fire_due();
+        assert_eq!(count.0.load(Ordering::SeqCst), 3);
     }
 }

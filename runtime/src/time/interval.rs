@@ -5,10 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::{Instant, Sleep, far_future, sleep_until};
+use super::{Instant, Sleep, far_future};
 
-/// What an [`Interval`] does when ticks were missed (the task was busy or
-/// late by more than a period).
+/// What an [`Interval`] does after a missed tick: one taken more than 5 ms
+/// after its instant (the task was busy, or the machine slow). A tick taken
+/// within 5 ms of its instant is on time, and the next one follows one period
+/// after it whatever the behavior. These are tokio's rules.
 ///
 /// ```
 /// use runtime::time::MissedTickBehavior;
@@ -16,17 +18,45 @@ use super::{Instant, Sleep, far_future, sleep_until};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
-    /// Fire the missed ticks back to back, keeping the original schedule.
+    /// Keep the original schedule: the next tick is one period after the
+    /// missed one, so ticks missed meanwhile fire back to back.
     #[default]
     Burst,
-    /// Restart the schedule: the next tick is one period after now.
+    /// Restart the schedule: the next tick is one period after the missed
+    /// tick was taken.
     Delay,
-    /// Skip the missed ticks: the next tick is the next one on the original
-    /// schedule that is still in the future.
+    /// Skip the missed ticks: the next tick is the first one on the original
+    /// schedule after the missed tick was taken.
     Skip,
 }
 
-/// Ticks every `period`; the first tick completes at once.
+/// How late a tick may be taken and still count as on time.
+const ON_TIME: Duration = Duration::from_millis(5);
+
+impl MissedTickBehavior {
+    /// The instant of the tick after one scheduled at `scheduled` and taken
+    /// at `now`; too far away for the clock means [`far_future`].
+    fn next(self, scheduled: Instant, now: Instant, period: Duration) -> Instant {
+        let late = now.saturating_duration_since(scheduled);
+        let next = match self {
+            _ if late <= ON_TIME => scheduled.checked_add(period),
+            MissedTickBehavior::Burst => scheduled.checked_add(period),
+            MissedTickBehavior::Delay => now.checked_add(period),
+            MissedTickBehavior::Skip => {
+                // How far `now` is into its period of the schedule; less than
+                // `period`, so its seconds fit a u64.
+                let into = late.as_nanos() % period.as_nanos();
+                let into =
+                    Duration::new((into / 1_000_000_000) as u64, (into % 1_000_000_000) as u32);
+                now.checked_add(period - into)
+            }
+        };
+        next.unwrap_or_else(far_future)
+    }
+}
+
+/// Ticks every `period`; the first tick completes at once. A period too long
+/// for the clock means the second tick never comes.
 ///
 /// # Panics
 ///
@@ -47,7 +77,7 @@ pub enum MissedTickBehavior {
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    new_interval(Instant::now(), period, "interval")
 }
 
 /// Ticks at `start`, then every `period`.
@@ -71,12 +101,19 @@ pub fn interval(period: Duration) -> Interval {
 /// ```
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    new_interval(start, period, "interval_at")
+}
+
+/// An interval ticking at `start`, then every `period`; panics name `caller`,
+/// the function the user called.
+#[track_caller]
+fn new_interval(start: Instant, period: Duration, caller: &str) -> Interval {
     assert!(
         !period.is_zero(),
-        "runtime::time::interval: the period must be greater than zero, got {period:?}"
+        "runtime::time::{caller}: the period must be greater than zero, got {period:?}"
     );
     Interval {
-        sleep: sleep_until(start),
+        sleep: Sleep::new(start, caller),
         period,
         missed: MissedTickBehavior::default(),
     }
@@ -134,29 +171,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
-        let on_schedule = scheduled
-            .checked_add(self.period)
-            .unwrap_or_else(far_future);
-        let next = if now < on_schedule {
-            on_schedule
-        } else {
-            match self.missed {
-                MissedTickBehavior::Burst => on_schedule,
-                MissedTickBehavior::Delay => {
-                    now.checked_add(self.period).unwrap_or_else(far_future)
-                }
-                MissedTickBehavior::Skip => {
-                    let behind = now.duration_since(scheduled).as_nanos();
-                    let periods = behind / self.period.as_nanos() + 1;
-                    let skip = u32::try_from(periods)
-                        .ok()
-                        .and_then(|p| self.period.checked_mul(p));
-                    skip.and_then(|d| scheduled.checked_add(d))
-                        .unwrap_or_else(far_future)
-                }
-            }
-        };
+        let next = self.missed.next(scheduled, Instant::now(), self.period);
         self.sleep.reset(next);
         Poll::Ready(scheduled)
     }
@@ -224,5 +239,76 @@ impl Interval {
             .checked_add(self.period)
             .unwrap_or_else(far_future);
         self.sleep.reset(next);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::MissedTickBehavior::{self, Burst, Delay, Skip};
+    use super::*;
+
+    const ALL: [MissedTickBehavior; 3] = [Burst, Delay, Skip];
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Taken within 5 ms of its instant (inclusive), a tick is on time for
+    /// every behavior, even when that is more than a period late.
+    #[test]
+    fn up_to_five_ms_late_is_on_time() {
+        let t0 = Instant::now();
+        for b in ALL {
+            assert_eq!(b.next(t0, t0, ms(10)), t0 + ms(10), "{b:?}");
+            assert_eq!(b.next(t0, t0 + ms(3), ms(1)), t0 + ms(1), "{b:?}");
+            assert_eq!(b.next(t0, t0 + ms(5), ms(2)), t0 + ms(2), "{b:?}");
+        }
+    }
+
+    /// Missed by less than a period: Burst and Skip keep the schedule, Delay
+    /// restarts it from when the tick was taken.
+    #[test]
+    fn missed_by_less_than_a_period() {
+        let t0 = Instant::now();
+        let now = t0 + ms(20);
+        assert_eq!(Burst.next(t0, now, ms(50)), t0 + ms(50));
+        assert_eq!(Delay.next(t0, now, ms(50)), now + ms(50));
+        assert_eq!(Skip.next(t0, now, ms(50)), t0 + ms(50));
+    }
+
+    /// Missed by several periods: Burst fires the missed ticks, Delay
+    /// restarts, Skip jumps to the first scheduled tick after now (strictly
+    /// after, when now is on the schedule).
+    #[test]
+    fn missed_by_several_periods() {
+        let t0 = Instant::now();
+        let now = t0 + ms(125);
+        assert_eq!(Burst.next(t0, now, ms(50)), t0 + ms(50));
+        assert_eq!(Delay.next(t0, now, ms(50)), now + ms(50));
+        assert_eq!(Skip.next(t0, now, ms(50)), t0 + ms(150));
+        assert_eq!(Skip.next(t0, t0 + ms(100), ms(50)), t0 + ms(150));
+    }
+
+    /// Extreme periods neither panic nor give up: a period too long for the
+    /// clock means never, and Skip with a tiny period far behind stays on its
+    /// schedule.
+    #[test]
+    fn extreme_periods() {
+        let t0 = Instant::now();
+        for b in ALL {
+            for now in [t0, t0 + ms(100)] {
+                let next = b.next(t0, now, Duration::MAX);
+                assert!(next >= now + Duration::from_secs(86_400 * 365), "{b:?}");
+            }
+        }
+        let now = t0 + Duration::from_secs(10);
+        assert_eq!(
+            Skip.next(t0, now, Duration::from_nanos(1)),
+            now + Duration::from_nanos(1)
+        );
+        assert_eq!(
+            Skip.next(t0, now, Duration::from_nanos(3)),
+            now + Duration::from_nanos(2)
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::Instant;
-use super::driver::Driver;
+use super::driver::{Driver, ShutDown};
 use super::wheel::Key;
 
 /// Waits until `duration` has elapsed. A zero duration completes at once; a
@@ -29,7 +29,7 @@ use super::wheel::Key;
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(super::deadline_after(duration))
+    Sleep::new(super::deadline_after(duration), "sleep")
 }
 
 /// Waits until `deadline`. A deadline in the past completes at once.
@@ -51,11 +51,18 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+    Sleep::new(deadline, "sleep_until")
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels
 /// the timer.
+///
+/// # Panics
+///
+/// Polling it after the runtime it was created in has shut down (dropped, or
+/// [`shutdown_timeout`](crate::Runtime::shutdown_timeout)): its timer would
+/// never fire. A sleep pending at that moment is woken, so its owner learns
+/// of it on its next poll instead of hanging.
 ///
 /// # Examples
 ///
@@ -76,12 +83,15 @@ pub struct Sleep {
 }
 
 impl Sleep {
+    /// A sleep until `deadline` on the current runtime's timers; outside a
+    /// runtime, panics naming `caller`, the `runtime::time` function the user
+    /// called.
     #[track_caller]
-    fn new(deadline: Instant) -> Sleep {
+    pub(super) fn new(deadline: Instant, caller: &str) -> Sleep {
         let driver = match crate::rt::current_driver() {
             Some(driver) => driver,
             None => panic!(
-                "runtime::time::sleep called outside a runtime: \
+                "runtime::time::{caller} called outside a runtime: \
                  call it from inside Runtime::block_on or a task"
             ),
         };
@@ -142,10 +152,17 @@ impl Sleep {
     }
 }
 
+/// The panic message of a sleep polled after its runtime shut down.
+const SHUT_DOWN: &str = "runtime::time: a Sleep was polled after its runtime shut down \
+     (the runtime it was created in has been dropped or shut down, so its timers no longer fire)";
+
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.driver.is_shut_down() {
+            panic!("{SHUT_DOWN}");
+        }
         if Instant::now() >= self.deadline {
             if let Some(key) = self.key.take() {
                 self.driver.cancel(key);
@@ -157,7 +174,11 @@ impl Future for Sleep {
             None => false,
         };
         if !registered {
-            self.key = self.driver.register(self.deadline, cx.waker());
+            self.key = match self.driver.register(self.deadline, cx.waker()) {
+                Ok(key) => key,
+                // Shut down since the check above.
+                Err(ShutDown) => panic!("{SHUT_DOWN}"),
+            };
             if self.key.is_none() {
                 // Due by the time it was registered: try again at once.
                 cx.waker().wake_by_ref();

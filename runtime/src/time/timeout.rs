@@ -5,13 +5,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::Sleep;
 use super::error::Elapsed;
-use super::{Sleep, sleep};
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it completes first,
 /// `Err(Elapsed)` otherwise. The future is polled before the deadline is
 /// checked, so a future that is ready at once always succeeds, even with a
-/// zero duration.
+/// zero duration; a duration too large for the clock means no limit.
 ///
 /// # Panics
 ///
@@ -34,7 +34,7 @@ use super::{Sleep, sleep};
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: sleep(duration),
+        sleep: Sleep::new(super::deadline_after(duration), "timeout"),
     }
 }
 

@@ -298,6 +298,27 @@ impl<T> Wheel<T> {
         self.pending = pending;
     }
 
+    /// Takes every timer out, due or not, pushing its value onto `out` (in no
+    /// particular order); every key handed out so far becomes stale.
+    /// `elapsed` stays put.
+    pub(crate) fn drain(&mut self, out: &mut Vec<T>) {
+        for level in 0..LEVELS {
+            let mut occupied = mem::take(&mut self.occupied[level]);
+            while occupied != 0 {
+                let slot = occupied.trailing_zeros() as usize;
+                occupied &= occupied - 1;
+                let index = level * SLOTS + slot;
+                let mut bucket = mem::take(&mut self.slots[index]);
+                for &entry in &bucket {
+                    out.push(self.release(entry));
+                }
+                bucket.clear();
+                // Give the (now empty) buffer back to the slot for reuse.
+                self.slots[index] = bucket;
+            }
+        }
+    }
+
     /// The first non-empty slot of `level` in ring order after the slot
     /// holding `elapsed` (the slot holding `elapsed` itself comes last).
     fn next_slot(&self, level: usize) -> Option<usize> {
@@ -584,6 +605,35 @@ mod tests {
         assert_eq!(w.remove(new), None);
         assert_eq!(w.remove(old), None);
         assert_eq!(w.remove(newer), Some("newer"));
+    }
+
+    #[test]
+    fn drain_takes_every_timer_and_stales_its_key() {
+        let mut w = Wheel::new();
+        assert!(fire(&mut w, 1000).is_empty());
+        // Timers at every level, a far one and "never".
+        let deadlines = [1001, 1064, 5000, 300_000, 1 << 30, 1 << 40, u64::MAX];
+        let keys: Vec<Key> = deadlines
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| w.insert(d, i).unwrap())
+            .collect();
+        let mut out = Vec::new();
+        w.drain(&mut out);
+        check(&w);
+        out.sort_unstable();
+        assert_eq!(out, (0..deadlines.len()).collect::<Vec<_>>());
+        assert!(w.is_empty());
+        assert_eq!(w.next_expiration(), None);
+        assert_eq!(w.elapsed(), 1000);
+        for k in keys {
+            assert_eq!(w.remove(k), None);
+            assert_eq!(w.get_mut(k), None);
+        }
+        // The wheel works as before.
+        let k = w.insert(1001, 99).unwrap();
+        assert_eq!(w.get_mut(k).copied(), Some(99));
+        assert_eq!(fire(&mut w, 1001), [99]);
     }
 
     #[test]

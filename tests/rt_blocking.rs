@@ -28,20 +28,20 @@ fn results_and_panics() {
 
 #[test]
 fn blocking_work_does_not_stall_tasks() {
-    // A job blocking for 200 ms leaves the single worker free for tasks.
+    // A job blocks until a task spawned after it has run: it can only be
+    // released if the single worker stays free for tasks while the job
+    // blocks. (The timeout only turns a stall into a failure.)
     let rt = runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .build()
         .unwrap();
     rt.block_on(async {
-        let slow = spawn_blocking(|| std::thread::sleep(Duration::from_millis(200)));
-        let start = Instant::now();
-        runtime::spawn(async {}).await.unwrap();
-        assert!(
-            start.elapsed() < Duration::from_millis(150),
-            "a task waited for blocking work"
-        );
-        slow.await.unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let blocked = spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)).is_ok());
+        runtime::spawn(async move { tx.send(()).unwrap() })
+            .await
+            .unwrap();
+        assert!(blocked.await.unwrap(), "a task waited for blocking work");
     });
 }
 

@@ -51,6 +51,10 @@ pub use crate::rt::spawn;
 /// becomes a [`JoinError`]. At shutdown, jobs not yet started are cancelled
 /// and running ones are waited for (up to the shutdown timeout).
 ///
+/// The closure runs inside its runtime's context: [`Handle::current`](crate::Handle::current),
+/// [`spawn`] and `Handle::current().block_on(..)` work there, so a blocking
+/// job can hand results back to async code.
+///
 /// # Panics
 ///
 /// Outside a runtime; use [`Runtime::spawn_blocking`](crate::Runtime::spawn_blocking)

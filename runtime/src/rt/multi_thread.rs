@@ -62,8 +62,28 @@ impl Polled {
     }
 }
 
+/// A value alone on its 128 bytes (two cache lines, as adjacent-line
+/// prefetchers pair them), so that writes to its neighbours never evict it
+/// from another core's cache, and its own writes never evict them.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One worker's shared parts, laid out by who writes them: the inbox (pushed
+/// to by every other thread) on lines of its own, apart from the core's lock
+/// and the counters that the owner writes at every turn; and each worker
+/// apart from its neighbour (a shared line would bounce between the cores at
+/// every turn).
+#[repr(align(128))]
 struct Worker {
-    inbox: Inbox,
+    inbox: Padded<Inbox>,
     core: Mutex<Core>,
     /// The core's published counters, readable without its lock.
     stats: Arc<WorkerStats>,
@@ -77,6 +97,10 @@ pub(crate) struct Shared {
     pub(crate) driver: Arc<Driver>,
     /// Round-robin cursor for spawns.
     next: AtomicUsize,
+    /// How many workers are parked or about to park: while none is, a busy
+    /// worker's check for an idle one to wake is one load of this line, which
+    /// changes only when workers park and unpark.
+    parked: Padded<AtomicUsize>,
     shutdown: AtomicBool,
     pub(crate) hooks: Arc<Hooks>,
     pub(crate) registry: Registry,
@@ -111,7 +135,7 @@ impl Shared {
                 .map(|mut core| {
                     core.set_hooks(&hooks);
                     Worker {
-                        inbox: Inbox::new(),
+                        inbox: Padded(Inbox::new()),
                         stats: core.stats().clone(),
                         core: Mutex::new(core),
                         runnable: AtomicUsize::new(0),
@@ -119,6 +143,7 @@ impl Shared {
                 })
                 .collect(),
             next: AtomicUsize::new(0),
+            parked: Padded(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
             hooks,
         }
@@ -163,7 +188,14 @@ impl Shared {
     }
 
     /// Unparks one parked worker other than `from`, so that it steals.
+    ///
+    /// A worker that parks just as this reads "none parked" has checked, after
+    /// announcing its park, every worker's spare tasks and inbox; and a busy
+    /// worker with tasks to spare calls this again at its next turn.
     fn notify_idle(&self, from: usize) {
+        if self.parked.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         for (i, w) in self.workers.iter().enumerate() {
             if i != from && w.inbox.is_parked() {
                 w.inbox.unpark();
@@ -319,6 +351,7 @@ impl Shared {
         let me = &self.workers[index];
         me.stats.parked();
         self.hooks.thread_park();
+        self.parked.fetch_add(1, Ordering::SeqCst);
         me.inbox.park(
             || {
                 let work = self.shutdown.load(Ordering::SeqCst)
@@ -333,6 +366,7 @@ impl Shared {
             // that is seen, one registered after sees this worker parked.
             || self.driver.park_timeout(),
         );
+        self.parked.fetch_sub(1, Ordering::SeqCst);
         self.hooks.thread_unpark();
     }
 

@@ -89,6 +89,9 @@ struct Worker {
     stats: Arc<WorkerStats>,
     /// Runnable tasks on this worker, published for would-be stealers.
     runnable: AtomicUsize,
+    /// Set by [`Shared::notify_idle`] when it unparks this worker; cleared by
+    /// the worker once it runs.
+    woken: AtomicBool,
 }
 
 /// What every task of a multi-thread runtime can reach.
@@ -97,6 +100,11 @@ pub(crate) struct Shared {
     pub(crate) driver: Arc<Driver>,
     /// Round-robin cursor for spawns.
     next: AtomicUsize,
+    /// 1 while a worker unparked by [`notify_idle`](Self::notify_idle) has
+    /// not run yet: a thread takes microseconds to wake, and meanwhile further
+    /// calls wake nobody else (each wake is a system call, and a chain of
+    /// spawns would otherwise pay one per spawn).
+    waking: Padded<AtomicUsize>,
     /// How many workers are parked or about to park: while none is, a busy
     /// worker's check for an idle one to wake is one load of this line, which
     /// changes only when workers park and unpark.
@@ -139,11 +147,13 @@ impl Shared {
                         stats: core.stats().clone(),
                         core: Mutex::new(core),
                         runnable: AtomicUsize::new(0),
+                        woken: AtomicBool::new(false),
                     }
                 })
                 .collect(),
             next: AtomicUsize::new(0),
             parked: Padded(AtomicUsize::new(0)),
+            waking: Padded(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
             hooks,
         }
@@ -196,11 +206,29 @@ impl Shared {
         if self.parked.load(Ordering::SeqCst) == 0 {
             return;
         }
+        if self
+            .waking
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // one is on its way; it looks at everyone's work
+        }
         for (i, w) in self.workers.iter().enumerate() {
             if i != from && w.inbox.is_parked() {
+                w.woken.store(true, Ordering::SeqCst);
                 w.inbox.unpark();
                 return;
             }
+        }
+        self.waking.store(0, Ordering::SeqCst);
+    }
+
+    /// Worker `index` is running: if [`notify_idle`](Self::notify_idle) woke
+    /// it, the next call may wake another.
+    fn awake(&self, index: usize) {
+        let me = &self.workers[index];
+        if me.woken.load(Ordering::Relaxed) && me.woken.swap(false, Ordering::SeqCst) {
+            self.waking.store(0, Ordering::SeqCst);
         }
     }
 
@@ -290,6 +318,7 @@ impl Shared {
     /// all under one lock of the core, then polls the task unlocked. `None`
     /// if it had nothing to run (`prev` is filed either way).
     pub(crate) fn run_turn(&self, index: usize, prev: Option<Polled>) -> Option<Polled> {
+        self.awake(index);
         let me = &self.workers[index];
         let (started, spare) = {
             let mut core = lock(&me.core);
@@ -367,6 +396,7 @@ impl Shared {
             || self.driver.park_timeout(),
         );
         self.parked.fetch_sub(1, Ordering::SeqCst);
+        self.awake(index);
         self.hooks.thread_unpark();
     }
 

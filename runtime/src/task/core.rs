@@ -71,6 +71,8 @@ pub(crate) struct Header {
     /// the one that adopts it); wakes are sent there.
     owner: AtomicUsize,
     scheduler: Arc<dyn Schedule>,
+    /// The task's place in its runtime's register of live tasks.
+    pub(crate) links: crate::rt::registry::Links,
 }
 
 const NO_ENTITY: u64 = u64::MAX;
@@ -270,6 +272,7 @@ where
             entity: AtomicU64::new(NO_ENTITY),
             owner: AtomicUsize::new(0),
             scheduler,
+            links: crate::rt::registry::Links::new(),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
         join_waker: UnsafeCell::new(None),

@@ -235,7 +235,8 @@ impl Inbox {
     /// `timeout` gives how long it may sleep (until the next timer's deadline;
     /// `None`: until unparked). It too is read after announcing the park: a
     /// timer registered before that is seen here, and one registered after
-    /// finds the owner parked and unparks it.
+    /// finds the owner parked (the runtime's timer wake-up then unparks a
+    /// parked worker).
     pub(crate) fn park(
         &self,
         idle: impl FnOnce() -> bool,
@@ -250,7 +251,9 @@ impl Inbox {
                 Some(_) => {}
             }
         }
-        self.parked.store(false, Ordering::Relaxed);
+        // SeqCst: a notifier that set this worker's `woken` flag reads this
+        // to learn whether the worker may already have checked the flag.
+        self.parked.store(false, Ordering::SeqCst);
     }
 
     /// Closes the inbox and returns what it held.

@@ -768,3 +768,36 @@ fn loom_timer_registered_while_a_worker_parks() {
         worker.join().unwrap();
     });
 }
+
+/// A busy worker with tasks to spare notifies an idle one just as that one
+/// leaves its park on its own. The one-wake-in-flight gate of
+/// `notify_idle` must end open either way: left closed, no idle worker would
+/// ever be woken for spare work again.
+#[test]
+fn loom_notify_against_a_worker_leaving_its_park() {
+    model("notify vs leaving park", || {
+        let rt = runtime(2, Hooks::default());
+        // A pending timer makes the idle worker's park a timed one, which
+        // returns at once under loom: it leaves its park on its own.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        assert!(matches!(
+            rt.driver.register(deadline, Waker::noop()),
+            Ok(Some(_))
+        ));
+        let idle = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                rt.become_worker(1);
+                rt.park_worker(1);
+                rt.run_once(1);
+            })
+        };
+        let _a = spawn(&rt, async {});
+        let _b = spawn(&rt, async {});
+        // Two runnable tasks on worker 0: its turn has one to spare and
+        // notifies an idle worker.
+        rt.run_once(0);
+        idle.join().unwrap();
+        assert!(rt.gate_is_open(), "the wake gate stayed closed");
+    });
+}

@@ -18,10 +18,13 @@
 //!    a worker stuck in a long poll would otherwise wait for that poll to
 //!    end), takes the tasks out with their lag, unlocks, then adopts them
 //!    under its own lock: never two locks at once.
-//! 4. A worker that finds nothing to run or steal parks. It is unparked by a
-//!    message in its inbox, or by a busy worker that has runnable tasks to
-//!    spare (checked after each poll). Parking rechecks the inbox after
-//!    announcing itself, and unparks are tokens, so no wake is lost.
+//! 4. A worker that finds nothing to run or steal parks, until the next
+//!    timer's deadline if there is one. It is unparked by a message in its
+//!    inbox, by a timer that became the earliest, or by a busy worker that has
+//!    runnable tasks to spare or spawned a task (checked at each turn; only
+//!    one such wake is in flight at a time, see `Shared::notify_idle`).
+//!    Parking rechecks the inboxes, the spare tasks and the next deadline
+//!    after announcing itself, and unparks are tokens, so no wake is lost.
 //! 5. Shutdown: the flag is set and every worker unparked. Each worker, at its
 //!    next loop turn, cancels everything on its core and closes its inbox
 //!    (later messages cancel their task themselves), then exits.
@@ -124,10 +127,11 @@ impl Shared {
                 Arc::new(Driver::new(Box::new(move || {
                     if let Some(shared) = me.upgrade() {
                         // The new deadline is published; a worker that
-                        // announced its park before this fence reads it or
-                        // is seen parked below (see `Inbox::park`).
+                        // announced its park before this fence is seen
+                        // parked below, one that announces it after reads
+                        // the deadline (see `Inbox::park`).
                         fence(Ordering::SeqCst);
-                        shared.notify_idle(usize::MAX);
+                        shared.wake_for_timer();
                     }
                 }))),
             )
@@ -199,9 +203,19 @@ impl Shared {
 
     /// Unparks one parked worker other than `from`, so that it steals.
     ///
+    /// While a worker woken by an earlier call has not run yet (`waking`),
+    /// this wakes nobody: a thread takes microseconds to wake, and a chain of
+    /// spawns would otherwise pay a system call per spawn. That worker, once
+    /// running, steals or rechecks every worker's spare tasks and inbox before
+    /// it parks again.
+    ///
     /// A worker that parks just as this reads "none parked" has checked, after
     /// announcing its park, every worker's spare tasks and inbox; and a busy
-    /// worker with tasks to spare calls this again at its next turn.
+    /// worker with tasks to spare calls this again at its next turn. (That
+    /// busy worker publishes its count with a relaxed store and then unlocks
+    /// its core, a full barrier in std's mutex, before this reads the parked
+    /// count; were the two reordered, the spare tasks would wait for its next
+    /// turn, not be lost.)
     fn notify_idle(&self, from: usize) {
         if self.parked.load(Ordering::SeqCst) == 0 {
             return;
@@ -211,23 +225,44 @@ impl Shared {
             .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
             .is_err()
         {
-            return; // one is on its way; it looks at everyone's work
+            return; // a woken worker has not run yet; see above
         }
         for (i, w) in self.workers.iter().enumerate() {
             if i != from && w.inbox.is_parked() {
                 w.woken.store(true, Ordering::SeqCst);
                 w.inbox.unpark();
+                // It may have left its park on its own just before we set
+                // `woken`, and checked it already: then whichever of us takes
+                // the flag back opens the gate (exactly one swap sees `true`).
+                // The fences, here and in `park_worker`, order each side's
+                // write before its read of the other's flag.
+                fence(Ordering::SeqCst);
+                if !w.inbox.is_parked() && w.woken.swap(false, Ordering::SeqCst) {
+                    self.waking.store(0, Ordering::SeqCst);
+                }
                 return;
             }
         }
         self.waking.store(0, Ordering::SeqCst);
     }
 
+    /// Unparks one parked worker, whatever `waking` says: for a timer that
+    /// became the earliest, which a worker parked with a later timeout (or
+    /// none) must come back for.
+    fn wake_for_timer(&self) {
+        if self.parked.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Some(w) = self.workers.iter().find(|w| w.inbox.is_parked()) {
+            w.inbox.unpark();
+        }
+    }
+
     /// Worker `index` is running: if [`notify_idle`](Self::notify_idle) woke
     /// it, the next call may wake another.
     fn awake(&self, index: usize) {
         let me = &self.workers[index];
-        if me.woken.load(Ordering::Relaxed) && me.woken.swap(false, Ordering::SeqCst) {
+        if me.woken.load(Ordering::SeqCst) && me.woken.swap(false, Ordering::SeqCst) {
             self.waking.store(0, Ordering::SeqCst);
         }
     }
@@ -396,8 +431,17 @@ impl Shared {
             || self.driver.park_timeout(),
         );
         self.parked.fetch_sub(1, Ordering::SeqCst);
+        // Our `parked` flag is down: a notifier that then sets `woken` sees
+        // it down (see `notify_idle`), else we see `woken` here.
+        fence(Ordering::SeqCst);
         self.awake(index);
         self.hooks.thread_unpark();
+    }
+
+    /// Whether no notified worker is pending (see `notify_idle`).
+    #[cfg(loom)]
+    pub(crate) fn gate_is_open(&self) -> bool {
+        self.waking.load(Ordering::SeqCst) == 0
     }
 
     /// Makes the calling thread worker `index`, the one its inbox unparks.

@@ -164,8 +164,10 @@ pub(crate) struct TaskRef {
 }
 
 // SAFETY: a task is shared between threads only through its atomic state
-// word, which guards every access to its cells (see the module docs); the
-// future and output it owns are required to be `Send`.
+// word, which guards every access to its cells (see the module docs), except
+// the header's register links, which only the lock of the task's register
+// shard guards (see `rt::registry`); the future and output it owns are
+// required to be `Send`.
 unsafe impl Send for TaskRef {}
 // SAFETY: as above; `&TaskRef` only exposes the header and vtable calls that
 // follow the same rules.

@@ -55,8 +55,6 @@ struct Slot<T> {
     vrem: u32,
     /// Stored virtual lag `V − v` (sleeping entities).
     vlag: i64,
-    /// Protected until vruntime reaches this (the running entity).
-    vprot: u64,
     runtime: u64,
     payload: Option<T>,
 }
@@ -120,6 +118,10 @@ pub struct RunQueue<T> {
     /// The entity that yielded to others: the next pick passes it over if any
     /// other entity is eligible. NIL if none.
     skip: u32,
+    /// The running entity is protected until its vruntime reaches this (run
+    /// to parity); meaningless while nothing runs. One per queue, as only
+    /// the running entity is ever protected.
+    vprot: u64,
     nr_queued: usize,
     nr_delayed: usize,
     live: usize,
@@ -159,6 +161,7 @@ impl<T> RunQueue<T> {
             curr: NIL,
             stale: NIL,
             skip: NIL,
+            vprot: 0,
             nr_queued: 0,
             nr_delayed: 0,
             live: 0,
@@ -523,7 +526,6 @@ impl<T> RunQueue<T> {
             custom_slice: slice.is_some(),
             vrem: 0,
             vlag: 0,
-            vprot: 0,
             runtime: 0,
             payload: Some(payload),
         };
@@ -655,7 +657,7 @@ impl<T> RunQueue<T> {
         let min_slice = self.tree.slice_range().map_or(n.slice, |(lo, _)| lo);
         let vmin = u64::from(min_slice) * u64::from(NICE_0_WEIGHT)
             / u64::from(self.slots[idx as usize].weight);
-        self.slots[idx as usize].vprot = vt_min(n.deadline, n.vruntime.wrapping_add(vmin));
+        self.vprot = vt_min(n.deadline, n.vruntime.wrapping_add(vmin));
         Pick::Run(self.id_of(idx))
     }
 
@@ -663,7 +665,8 @@ impl<T> RunQueue<T> {
     /// queue's ticks, and like Linux at a tick the running entity is not
     /// switched out before its protected request is used, eligible or not.
     fn protected(&self, c: u32) -> bool {
-        vt_before(self.tree.node(c).vruntime, self.slots[c as usize].vprot)
+        debug_assert_eq!(c, self.curr, "only the running entity is protected");
+        vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
     /// The earliest eligible deadline other than `skip` (eligibility still
@@ -761,7 +764,7 @@ impl<T> RunQueue<T> {
         if c == NIL {
             return Err(Error::NothingRunning);
         }
-        self.slots[c as usize].vprot = self.tree.node(c).vruntime;
+        self.vprot = self.tree.node(c).vruntime;
         self.skip = c;
         Ok(())
     }
@@ -936,9 +939,8 @@ impl<T> RunQueue<T> {
             n.vruntime = d;
             n.deadline = d.wrapping_add(vslice);
             self.link(c);
-            let s = &mut self.slots[c as usize];
-            s.vrem = 0;
-            s.vprot = d;
+            self.slots[c as usize].vrem = 0;
+            self.vprot = d;
         }
         Ok(())
     }
@@ -1067,7 +1069,7 @@ impl<T> RunQueue<T> {
         if w.slice < r.slice && vt_before(w.deadline, r.deadline) {
             let (k, l) = self.load();
             if self.eligible(w.vruntime, k, l) {
-                self.slots[c as usize].vprot = r.vruntime;
+                self.vprot = r.vruntime;
             }
         }
     }
@@ -1280,13 +1282,14 @@ impl<T> RunQueue<T> {
             self.zero
                 .wrapping_add(ideal.clamp(lo, hi.max(lo)) as i64 as u64)
         };
-        let vprot = rescale(self.slots[idx as usize].vprot);
+        if idx == self.curr {
+            self.vprot = rescale(self.vprot);
+        }
         self.unlink(idx);
         let n = self.tree.node_mut(idx);
         n.vruntime = v;
         n.deadline = d;
         let s = &mut self.slots[idx as usize];
-        s.vprot = vprot;
         s.weight = w_new;
         s.vrem = 0;
         self.link(idx);

@@ -35,7 +35,7 @@ use super::notifier::Notifiers;
 use super::state::{Snapshot, State, WakeAction};
 use super::{Id, JoinError, TaskInfo};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sched::{EntityId, Params};
 
 /// Where a task's wakes go: its owner worker's inbox.
@@ -59,7 +59,8 @@ pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
     pub(crate) id: Id,
-    pub(crate) name: Option<Arc<str>>,
+    /// Boxed (named tasks are the exception): one pointer in every header.
+    pub(crate) name: Option<Box<Arc<str>>>,
     pub(crate) params: Params,
     /// Schedstats, written by the owner worker.
     pub(crate) stats: Stats,
@@ -69,7 +70,7 @@ pub(crate) struct Header {
     entity: AtomicU64,
     /// The worker whose run queue holds the task (written by that worker, or by
     /// the one that adopts it); wakes are sent there.
-    owner: AtomicUsize,
+    owner: AtomicU32,
     scheduler: Arc<dyn Schedule>,
     /// The task's place in its runtime's register of live tasks.
     pub(crate) links: crate::rt::registry::Links,
@@ -93,17 +94,18 @@ impl Header {
 
     /// The worker whose run queue holds the task.
     pub(crate) fn owner(&self) -> usize {
-        self.owner.load(Ordering::Acquire)
+        self.owner.load(Ordering::Acquire) as usize
     }
 
     /// Records the worker whose run queue holds the task.
     pub(crate) fn set_owner(&self, worker: usize) {
+        let worker = u32::try_from(worker).expect("fewer than 2^32 workers");
         self.owner.store(worker, Ordering::Release);
     }
 
     /// A snapshot of the task with the given state word.
     pub(crate) fn info_with(&self, state: Snapshot) -> TaskInfo {
-        self.stats.snapshot(self.id, self.name.as_ref(), state)
+        self.stats.snapshot(self.id, self.name.as_deref(), state)
     }
 
     /// A snapshot of the task now.
@@ -267,12 +269,12 @@ where
             state: State::new(),
             vtable: vtable::<F>(),
             id: Id::next(),
-            name,
+            name: name.map(Box::new),
             params,
             stats: Stats::new(params.get_weight()),
             notifiers: Notifiers::new(),
             entity: AtomicU64::new(NO_ENTITY),
-            owner: AtomicUsize::new(0),
+            owner: AtomicU32::new(0),
             scheduler,
             links: crate::rt::registry::Links::new(),
         },

@@ -80,7 +80,8 @@ struct Entry {
     live: AtomicBool,
 }
 
-type List = Arc<[Arc<Entry>]>;
+/// A thin pointer, so that every task header carries one word for it.
+type List = Arc<Vec<Arc<Entry>>>;
 
 /// Keeps a notifier registered; dropping it unregisters the notifier.
 ///
@@ -251,8 +252,8 @@ impl Notifiers {
     unsafe fn push(&self, entry: Arc<Entry>) {
         // SAFETY: the caller's promise.
         let list: List = match unsafe { self.get() } {
-            Some(old) => old.iter().cloned().chain([entry]).collect(),
-            None => Arc::from([entry]),
+            Some(old) => Arc::new(old.iter().cloned().chain([entry]).collect()),
+            None => Arc::new(vec![entry]),
         };
         // SAFETY: the caller's promise.
         unsafe { self.set(Some(list)) };
@@ -272,7 +273,7 @@ impl Notifiers {
         let list = if list.iter().all(|e| live(&e)) {
             list
         } else {
-            let kept: List = list.iter().filter(live).cloned().collect();
+            let kept: List = Arc::new(list.iter().filter(live).cloned().collect());
             let kept = (!kept.is_empty()).then_some(kept);
             // SAFETY: the caller's promise.
             unsafe { self.set(kept.clone()) };

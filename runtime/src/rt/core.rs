@@ -160,6 +160,35 @@ impl Core {
         self.local = local;
     }
 
+    /// Moves the inbox's messages onto the run queue, as [`drain`](Self::drain)
+    /// does, then gives the tasks they made runnable (fresh spawns and wakes
+    /// of tasks that had left the queue; not delayed tasks re-armed in place,
+    /// which never migrate) to another worker, with their lag: for a worker
+    /// that takes the wakes its owner, stuck in a long poll, cannot.
+    pub(crate) fn drain_and_give(&mut self, inbox: &Inbox) -> Vec<Migrant<TaskRef>> {
+        let messages = inbox.take();
+        if messages.is_empty() {
+            return Vec::new();
+        }
+        let now = clock::now();
+        let mut given = Vec::new();
+        for message in messages {
+            let entered = match &message {
+                Message::Submit(task) => Some(task.clone()),
+                Message::Rearm(_) => None,
+            };
+            self.file_message(message, now);
+            if let Some(id) = entered.and_then(|task| task.header().entity()) {
+                // Refused only for an entity that cannot move (not runnable).
+                if let Ok(migrant) = self.queue.migrate_out(id) {
+                    given.push(migrant);
+                }
+            }
+        }
+        self.publish();
+        given
+    }
+
     fn file_message(&mut self, message: Message, now: u64) {
         match message {
             Message::Submit(task) => self.admit(task, now),

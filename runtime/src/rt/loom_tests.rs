@@ -801,3 +801,37 @@ fn loom_notify_against_a_worker_leaving_its_park() {
         assert!(rt.gate_is_open(), "the wake gate stayed closed");
     });
 }
+
+/// A busy worker takes the wake of a task whose owner is stuck in a long poll
+/// (`take_woken`), while the wake arrives and the owner itself runs turns.
+/// The task is polled exactly once more, wherever it lands, and nothing
+/// leaks.
+#[test]
+fn loom_wake_taken_by_a_busy_worker() {
+    model("wake taken by a busy worker", || {
+        let rt = runtime(2, Hooks::default());
+        let gate = Gate::new();
+        let counts = Arc::new(Counts::default());
+        let mut a = spawn(&rt, gate.wait(counts.clone()));
+        // Polled once alone, A blocks while eligible: it leaves the queue.
+        assert!(rt.run_once(0));
+        assert!(!a.info().is_queued(), "setup: A should have left the queue");
+        let taker = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                if rt.take_woken(1, 0) {
+                    drain(&rt, 1);
+                }
+            })
+        };
+        let opener = thread::spawn(move || gate.open());
+        drain(&rt, 0);
+        taker.join().unwrap();
+        opener.join().unwrap();
+        drain_all(&rt, 2);
+        assert_eq!(output(&mut a).unwrap(), 7);
+        assert_eq!(counts.polls(), 2, "A polled once after its wake");
+        drop(a);
+        assert_no_leak(rt);
+    });
+}

@@ -18,6 +18,10 @@
 //!    a worker stuck in a long poll would otherwise wait for that poll to
 //!    end), takes the tasks out with their lag, unlocks, then adopts them
 //!    under its own lock: never two locks at once.
+//!    A busy worker, between two polls, also takes what waits in the inbox
+//!    of a worker whose current poll has run over 50 µs (wakes and spawns
+//!    that would otherwise wait for that poll to end), the same way: under
+//!    the victim's lock, then adopted under its own.
 //! 4. A worker that finds nothing to run or steal parks, until the next
 //!    timer's deadline if there is one. It is unparked by a message in its
 //!    inbox, by a timer that became the earliest, or by a busy worker that has
@@ -37,7 +41,7 @@ use super::Handle;
 use super::context;
 use super::core::{Core, Started};
 use super::inbox::{Inbox, Message};
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::Arc;
 
 use super::hooks::Hooks;
@@ -64,6 +68,13 @@ impl Polled {
         core.resume_at(self.end);
     }
 }
+
+/// How long a worker's current poll must have run before a busy worker takes
+/// the wakes waiting in its inbox (see [`Shared::take_stranded`]), in
+/// nanoseconds: longer than a typical poll, so that tasks stay with their
+/// worker unless it is truly stuck.
+#[cfg_attr(loom, allow(dead_code))] // the loom models call `take_woken` directly
+const STRANDED_NS: u64 = 50_000;
 
 /// A value alone on its 128 bytes (two cache lines, as adjacent-line
 /// prefetchers pair them), so that writes to its neighbours never evict it
@@ -95,6 +106,14 @@ struct Worker {
     /// Set by [`Shared::notify_idle`] when it unparks this worker; cleared by
     /// the worker once it runs.
     woken: AtomicBool,
+    /// When the worker's current poll started (scheduler clock), or 0 when it
+    /// is not polling: how other workers tell a worker stuck in a long poll.
+    /// On lines of its own: others read it while the owner works its lock.
+    polling_since: Padded<AtomicU64>,
+    /// When this worker next looks for stranded work (its own; see
+    /// [`Shared::take_stranded`]).
+    #[cfg_attr(loom, allow(dead_code))]
+    next_stranded_check: AtomicU64,
 }
 
 /// What every task of a multi-thread runtime can reach.
@@ -152,6 +171,8 @@ impl Shared {
                         core: Mutex::new(core),
                         runnable: AtomicUsize::new(0),
                         woken: AtomicBool::new(false),
+                        polling_since: Padded(AtomicU64::new(0)),
+                        next_stranded_check: AtomicU64::new(0),
                     }
                 })
                 .collect(),
@@ -267,6 +288,47 @@ impl Shared {
         }
     }
 
+    /// Busy worker `me`, between two polls (at `now`), takes the wakes and
+    /// spawns waiting in the inbox of any worker whose current poll has run
+    /// longer than [`STRANDED_NS`]: they would wait for that poll to end,
+    /// while `me` is about to pick. Cheap when nothing waits: one look at
+    /// each inbox. Called at most every half [`STRANDED_NS`] per worker.
+    #[cfg(not(loom))]
+    fn take_stranded(&self, me: usize, now: u64) {
+        for (v, w) in self.workers.iter().enumerate() {
+            if v == me || !w.inbox.has_messages() {
+                continue;
+            }
+            let since = w.polling_since.load(Ordering::Relaxed);
+            if since != 0 && now.saturating_sub(since) >= STRANDED_NS {
+                self.take_woken(me, v);
+            }
+        }
+    }
+
+    /// Worker `me` takes what waits in worker `victim`'s inbox: the victim's
+    /// core files it (under the victim's lock, as its owner would), gives
+    /// the tasks it made runnable, and `me` adopts them with their lag.
+    /// Never two locks at once. False if nothing was taken.
+    pub(crate) fn take_woken(&self, me: usize, victim: usize) -> bool {
+        let w = &self.workers[victim];
+        let taken = {
+            let mut core = lock(&w.core);
+            let taken = core.drain_and_give(&w.inbox);
+            w.runnable.store(core.nr_runnable(), Ordering::Relaxed);
+            taken
+        };
+        if taken.is_empty() {
+            return false;
+        }
+        let mut core = lock(&self.workers[me].core);
+        core.adopt(taken);
+        self.workers[me]
+            .runnable
+            .store(core.nr_runnable(), Ordering::Relaxed);
+        true
+    }
+
     /// Takes work for idle worker `me`: first fresh spawns waiting in other
     /// workers' inboxes (a busy worker may be inside a long poll), then about
     /// half of the busiest other worker's runnable tasks. False if there was
@@ -355,6 +417,17 @@ impl Shared {
     pub(crate) fn run_turn(&self, index: usize, prev: Option<Polled>) -> Option<Polled> {
         self.awake(index);
         let me = &self.workers[index];
+        // Between back-to-back polls, now and then (the previous poll's end
+        // is the time: no clock read), look for work stranded behind another
+        // worker's long poll.
+        #[cfg(not(loom))]
+        if let Some(now) = prev.as_ref().map(|p| p.end) {
+            if now >= me.next_stranded_check.load(Ordering::Relaxed) {
+                me.next_stranded_check
+                    .store(now + STRANDED_NS / 2, Ordering::Relaxed);
+                self.take_stranded(index, now);
+            }
+        }
         let (started, spare) = {
             let mut core = lock(&me.core);
             if let Some(prev) = prev {
@@ -366,6 +439,10 @@ impl Shared {
             me.runnable.store(runnable, Ordering::Relaxed);
             (started, runnable > 1)
         };
+        me.polling_since.store(
+            started.as_ref().map_or(0, |s| s.start.max(1)),
+            Ordering::Relaxed,
+        );
         if spare {
             self.notify_idle(index);
         }
@@ -383,6 +460,7 @@ impl Shared {
     /// Files a poll that [`run_turn`](Self::run_turn) left unfiled.
     pub(crate) fn file(&self, index: usize, polled: Polled) {
         let me = &self.workers[index];
+        me.polling_since.store(0, Ordering::Relaxed);
         let spare = {
             let mut core = lock(&me.core);
             polled.file(&mut core);

@@ -49,6 +49,7 @@ use super::metrics::{RuntimeMetrics, WorkerStats};
 use super::registry::Registry;
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread;
+use crate::sched::Migrant;
 use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
 use crate::time::driver::Driver;
 
@@ -321,12 +322,17 @@ impl Shared {
         if taken.is_empty() {
             return false;
         }
+        self.adopt(me, taken);
+        true
+    }
+
+    /// Worker `me` adopts tasks taken from another worker, under its own lock.
+    fn adopt(&self, me: usize, taken: Vec<Migrant<TaskRef>>) {
         let mut core = lock(&self.workers[me].core);
         core.adopt(taken);
         self.workers[me]
             .runnable
             .store(core.nr_runnable(), Ordering::Relaxed);
-        true
     }
 
     /// Takes work for idle worker `me`: first fresh spawns waiting in other
@@ -386,11 +392,7 @@ impl Shared {
             if taken.is_empty() {
                 continue;
             }
-            let mut core = lock(&self.workers[me].core);
-            core.adopt(taken);
-            self.workers[me]
-                .runnable
-                .store(core.nr_runnable(), Ordering::Relaxed);
+            self.adopt(me, taken);
             return true;
         }
         false

@@ -165,11 +165,11 @@ pub(crate) struct TaskRef {
     ptr: NonNull<Header>,
 }
 
-// SAFETY: a task is shared between threads only through its atomic state
-// word, which guards every access to its cells (see the module docs), except
-// the header's register links, which only the lock of the task's register
-// shard guards (see `rt::registry`); the future and output it owns are
-// required to be `Send`.
+// The header's register links are the one exception to the rule below: the
+// lock of the task's register shard guards them (see `rt::registry`).
+//
+// SAFETY: threads share a task only through its atomic state word, which
+// guards its cells (module docs); its future and output are `Send`.
 unsafe impl Send for TaskRef {}
 // SAFETY: as above; `&TaskRef` only exposes the header and vtable calls that
 // follow the same rules.

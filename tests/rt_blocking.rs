@@ -261,7 +261,7 @@ fn shutdown_cancels_tasks_before_waiting_for_jobs() {
 /// The bound leaves most of a timeout for a slow machine.
 #[test]
 fn shutdown_timeout_is_one_deadline_for_workers_and_jobs() {
-    const TIMEOUT: Duration = Duration::from_secs(1);
+    const TIMEOUT: Duration = Duration::from_secs(2);
     const STUCK: Duration = Duration::from_secs(30);
     let rt = runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -296,7 +296,7 @@ fn shutdown_timeout_is_one_deadline_for_workers_and_jobs() {
         "returned after {took:?}, before the timeout"
     );
     assert!(
-        took < TIMEOUT * 2 - Duration::from_millis(250),
+        took < TIMEOUT * 2 - Duration::from_millis(500),
         "returned after {took:?}: a timeout for the workers and another for the pool"
     );
 }

@@ -474,7 +474,10 @@ fn a_sleep_while_owing_service_is_a_delayed_dequeue() {
     }
     let sleeper = rt.spawn(async {
         tests::spin(Duration::from_millis(5));
-        let deadline = Instant::now() + Duration::from_millis(1);
+        // Far enough ahead that the deadline cannot pass before the sleep
+        // registers it, even if the OS stops this thread for a while (a due
+        // sleep would wake itself: a preemption, not a block).
+        let deadline = Instant::now() + Duration::from_millis(50);
         time::sleep_until(deadline).await;
         Instant::now() >= deadline
     });

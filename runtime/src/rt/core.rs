@@ -131,15 +131,7 @@ impl Core {
 
     /// Moves the inbox's messages onto the run queue.
     pub(crate) fn drain(&mut self, inbox: &Inbox) {
-        let messages = inbox.take();
-        if messages.is_empty() {
-            return;
-        }
-        let now = clock::now();
-        for message in messages {
-            self.file_message(message, now);
-        }
-        self.publish();
+        self.file_messages(inbox.take());
     }
 
     /// Moves the inbox's messages, and the wakes kept on the calling thread
@@ -150,13 +142,7 @@ impl Core {
         self.drain(inbox);
         let mut local = std::mem::take(&mut self.local);
         context::take_local(runtime, self.index, &mut local);
-        if !local.is_empty() {
-            let now = clock::now();
-            for message in local.drain(..) {
-                self.file_message(message, now);
-            }
-            self.publish();
-        }
+        self.file_messages(local.drain(..));
         self.local = local;
     }
 
@@ -167,26 +153,38 @@ impl Core {
     /// that takes the wakes its owner, stuck in a long poll, cannot.
     pub(crate) fn drain_and_give(&mut self, inbox: &Inbox) -> Vec<Migrant<TaskRef>> {
         let messages = inbox.take();
-        if messages.is_empty() {
-            return Vec::new();
-        }
-        let now = clock::now();
-        let mut given = Vec::new();
-        for message in messages {
-            let entered = match &message {
+        let entered: Vec<TaskRef> = messages
+            .iter()
+            .filter_map(|m| match m {
                 Message::Submit(task) => Some(task.clone()),
                 Message::Rearm(_) => None,
-            };
+            })
+            .collect();
+        self.file_messages(messages);
+        // Refused only for an entity that cannot move (not runnable).
+        let given: Vec<_> = entered
+            .iter()
+            .filter_map(|task| task.header().entity())
+            .filter_map(|id| self.queue.migrate_out(id).ok())
+            .collect();
+        if !given.is_empty() {
+            self.publish();
+        }
+        given
+    }
+
+    /// Files each message (a spawn or a wake, as of one clock read), then
+    /// publishes the queue's counters; nothing at all when there are none.
+    fn file_messages(&mut self, messages: impl IntoIterator<Item = Message>) {
+        let mut messages = messages.into_iter().peekable();
+        if messages.peek().is_none() {
+            return;
+        }
+        let now = clock::now();
+        for message in messages {
             self.file_message(message, now);
-            if let Some(id) = entered.and_then(|task| task.header().entity()) {
-                // Refused only for an entity that cannot move (not runnable).
-                if let Ok(migrant) = self.queue.migrate_out(id) {
-                    given.push(migrant);
-                }
-            }
         }
         self.publish();
-        given
     }
 
     fn file_message(&mut self, message: Message, now: u64) {

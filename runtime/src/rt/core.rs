@@ -125,7 +125,7 @@ impl Core {
     /// Same, with the queue's virtual time already at hand.
     fn publish_task_at(&self, id: EntityId, task: &TaskRef, avg: u64) {
         if let Some(view) = self.queue.stats_of(id, avg) {
-            task.header().stats.publish(view);
+            task.header().publish(view);
         }
     }
 
@@ -467,7 +467,7 @@ mod tests {
             std::future::pending::<()>(),
             Params::new(),
             None,
-            Arc::new(Nowhere),
+            crate::task::core::sched_ref(Arc::new(Nowhere)),
         );
         drop(join);
         core.admit(task.clone(), 0);

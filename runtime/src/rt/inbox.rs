@@ -275,7 +275,13 @@ mod loom_tests {
     use crate::task::core::{Nowhere, new_task};
 
     fn task() -> TaskRef {
-        new_task(async {}, Params::new(), None, Arc::new(Nowhere)).0
+        new_task(
+            async {},
+            Params::new(),
+            None,
+            crate::task::core::sched_ref(Arc::new(Nowhere)),
+        )
+        .0
     }
 
     /// Scenario 10: the owner finds the inbox empty and parks while another

@@ -31,7 +31,7 @@ use super::multi_thread::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, lock};
 use crate::sched::{Config, Params};
-use crate::task::core::{Schedule, new_task};
+use crate::task::core::{Schedule, new_task, sched_ref};
 use crate::task::{
     JoinError, JoinHandle, PreemptNotifier, SwitchReason, register_preempt_notifier,
 };
@@ -65,7 +65,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (task, join) = new_task(future, Params::new(), None, rt.clone());
+    let (task, join) = new_task(future, Params::new(), None, sched_ref(rt.clone()));
     rt.registry.insert(&task);
     rt.submit(task);
     join
@@ -424,8 +424,12 @@ fn loom_shutdown_against_spawn() {
         let spawner = {
             let (rt, counts) = (rt.clone(), counts.clone());
             thread::spawn(move || {
-                let (task, join) =
-                    new_task(Gate::new().wait(counts), Params::new(), None, rt.clone());
+                let (task, join) = new_task(
+                    Gate::new().wait(counts),
+                    Params::new(),
+                    None,
+                    sched_ref(rt.clone()),
+                );
                 rt.registry.insert(&task);
                 rt.spawn(task);
                 join

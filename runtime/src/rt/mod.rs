@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::sched::{self, Params};
-use crate::task::core::{Schedule, new_task};
+use crate::task::core::{SchedRef, Schedule, new_task, sched_ref};
 use crate::task::{JoinHandle, SwitchReason, TaskInfo};
 use core::Core;
 use hooks::Hooks;
@@ -484,7 +484,7 @@ impl Builder {
             hooks.clone(),
         );
         let blocking = Blocking {
-            scheduler: Arc::new(blocking::PoolScheduler(pool.clone())),
+            scheduler: sched_ref(Arc::new(blocking::PoolScheduler(pool.clone()))),
             pool,
         };
         if !self.multi_thread {
@@ -492,6 +492,7 @@ impl Builder {
             let shared = current_thread::Shared::new(core, hooks);
             return Ok(Runtime {
                 handle: Handle {
+                    tasks: sched_ref(shared.clone()),
                     scheduler: Scheduler::Current(shared),
                     blocking,
                 },
@@ -509,6 +510,7 @@ impl Builder {
         let shared = multi_thread::Shared::new(cores, hooks);
         let handle = Handle {
             scheduler: Scheduler::Multi(shared.clone()),
+            tasks: sched_ref(shared.clone()),
             blocking,
         };
         let mut threads = Vec::with_capacity(n);
@@ -781,13 +783,15 @@ impl Drop for Runtime {
 #[derive(Clone)]
 pub struct Handle {
     scheduler: Scheduler,
+    /// The same scheduler as spawned tasks hold it.
+    tasks: SchedRef,
     blocking: Blocking,
 }
 
 #[derive(Clone)]
 struct Blocking {
     pool: Arc<blocking::Pool>,
-    scheduler: Arc<dyn Schedule>,
+    scheduler: SchedRef,
 }
 
 #[derive(Clone)]
@@ -966,11 +970,11 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (scheduler, hooks): (Arc<dyn Schedule>, &Hooks) = match &self.scheduler {
-            Scheduler::Current(shared) => (shared.clone(), &shared.hooks),
-            Scheduler::Multi(shared) => (shared.clone(), &shared.hooks),
+        let hooks: &Hooks = match &self.scheduler {
+            Scheduler::Current(shared) => &shared.hooks,
+            Scheduler::Multi(shared) => &shared.hooks,
         };
-        let (task, join) = new_task(future, params, name, scheduler);
+        let (task, join) = new_task(future, params, name, self.tasks.clone());
         if let Some(registry) = task.header().scheduler().registry() {
             registry.insert(&task);
         }

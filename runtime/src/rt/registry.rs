@@ -172,7 +172,14 @@ mod tests {
     fn lists_exactly_the_tasks_in_and_not_out() {
         let registry = Registry::new(1);
         let tasks: Vec<_> = (0..200)
-            .map(|_| new_task(async {}, Params::new(), None, Arc::new(Nowhere)))
+            .map(|_| {
+                new_task(
+                    async {},
+                    Params::new(),
+                    None,
+                    crate::task::core::sched_ref(Arc::new(Nowhere)),
+                )
+            })
             .collect();
         for (task, _) in &tasks {
             registry.insert(task);
@@ -190,7 +197,12 @@ mod tests {
         let listed: Vec<_> = registry.live().iter().map(|i| i.id()).collect();
         assert_eq!(listed, kept);
         // A never-listed task is not found, and removing it changes nothing.
-        let (stranger, _join) = new_task(async {}, Params::new(), None, Arc::new(Nowhere));
+        let (stranger, _join) = new_task(
+            async {},
+            Params::new(),
+            None,
+            crate::task::core::sched_ref(Arc::new(Nowhere)),
+        );
         registry.remove(stranger.header());
         assert_eq!(registry.live().len(), kept.len());
         for (task, _) in &tasks {

@@ -1,6 +1,7 @@
 //! Queue-wide policy ([`Config`], [`WakeLag`]) and per-entity requests
 //! ([`Params`]).
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::{Error, Weight};
@@ -282,8 +283,9 @@ impl Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Params {
     pub(super) weight: Weight,
-    /// Custom slice in nanoseconds, already clamped.
-    pub(super) slice: Option<u32>,
+    /// Custom slice in nanoseconds, already clamped (so never zero: the
+    /// niche keeps `Params` at 8 bytes in every task header).
+    pub(super) slice: Option<NonZeroU32>,
 }
 
 impl Params {
@@ -320,7 +322,7 @@ impl Params {
     /// assert_eq!(p.get_slice(), Some(Duration::from_millis(100)));
     /// ```
     pub fn slice(mut self, slice: Duration) -> Params {
-        self.slice = Some(clamp_slice(slice));
+        self.slice = NonZeroU32::new(clamp_slice(slice));
         self
     }
 
@@ -341,6 +343,6 @@ impl Params {
     /// assert_eq!(Params::new().get_slice(), None);
     /// ```
     pub fn get_slice(&self) -> Option<Duration> {
-        self.slice.map(|s| Duration::from_nanos(u64::from(s)))
+        self.slice.map(|s| Duration::from_nanos(u64::from(s.get())))
     }
 }

@@ -23,6 +23,7 @@
 //! entity, so vruntime is exactly `⌊1024·service/w⌋` and rounding never
 //! accumulates: a simulation can compare against the ideal fluid schedule exactly.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::config::ns;
@@ -577,7 +578,11 @@ impl<T> RunQueue<T> {
     /// # Ok::<(), runtime::sched::Error>(())
     /// ```
     pub fn enqueue_new(&mut self, params: Params, payload: T) -> EntityId {
-        let idx = self.alloc(params.weight.get(), params.slice, payload);
+        let idx = self.alloc(
+            params.weight.get(),
+            params.slice.map(NonZeroU32::get),
+            payload,
+        );
         let v = self.place(idx, 0);
         let d = v.wrapping_add(self.vslice(idx) / 2);
         self.tree.node_mut(idx).deadline = d;

@@ -53,6 +53,15 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     }
 }
 
+/// A runtime's scheduler as its tasks hold it: a thin pointer (one word in
+/// every header) to the fat one, shared by all the runtime's tasks.
+pub(crate) type SchedRef = Arc<Arc<dyn Schedule>>;
+
+/// Wraps a scheduler for [`new_task`].
+pub(crate) fn sched_ref(scheduler: Arc<dyn Schedule>) -> SchedRef {
+    Arc::new(scheduler)
+}
+
 /// The part of a task every owner of a reference may read. First in the
 /// cell, so a pointer to the cell is a pointer to its header.
 pub(crate) struct Header {
@@ -71,7 +80,9 @@ pub(crate) struct Header {
     /// The worker whose run queue holds the task (written by that worker, or by
     /// the one that adopts it); wakes are sent there.
     owner: AtomicU32,
-    scheduler: Arc<dyn Schedule>,
+    /// The weight the owner last published (part of the schedstats).
+    weight: AtomicU32,
+    scheduler: SchedRef,
     /// The task's place in its runtime's register of live tasks.
     pub(crate) links: crate::rt::registry::Links,
 }
@@ -103,9 +114,18 @@ impl Header {
         self.owner.store(worker, Ordering::Release);
     }
 
+    /// Records the run queue's view of the task (owner only): vruntime,
+    /// deadline, lag and weight.
+    pub(crate) fn publish(&self, (vruntime, deadline, lag, weight): (u64, u64, i64, u32)) {
+        self.weight.store(weight, Ordering::Relaxed);
+        self.stats.publish(vruntime, deadline, lag);
+    }
+
     /// A snapshot of the task with the given state word.
     pub(crate) fn info_with(&self, state: Snapshot) -> TaskInfo {
-        self.stats.snapshot(self.id, self.name.as_deref(), state)
+        let weight = self.weight.load(Ordering::Relaxed);
+        self.stats
+            .snapshot(self.id, self.name.as_deref(), state, weight)
     }
 
     /// A snapshot of the task now.
@@ -115,7 +135,7 @@ impl Header {
 
     /// Where the task's wakes go.
     pub(crate) fn scheduler(&self) -> &dyn Schedule {
-        &*self.scheduler
+        &**self.scheduler
     }
 }
 
@@ -258,7 +278,7 @@ pub(crate) fn new_task<F>(
     future: F,
     params: Params,
     name: Option<Arc<str>>,
-    scheduler: Arc<dyn Schedule>,
+    scheduler: SchedRef,
 ) -> (TaskRef, super::JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
@@ -271,10 +291,11 @@ where
             id: Id::next(),
             name: name.map(Box::new),
             params,
-            stats: Stats::new(params.get_weight()),
+            stats: Stats::new(),
             notifiers: Notifiers::new(),
             entity: AtomicU64::new(NO_ENTITY),
             owner: AtomicU32::new(0),
+            weight: AtomicU32::new(params.get_weight().get()),
             scheduler,
             links: crate::rt::registry::Links::new(),
         },
@@ -693,7 +714,12 @@ mod loom_tests {
     #[test]
     fn join_poll_against_completion_never_misses_the_output() {
         loom::model(|| {
-            let (task, mut join) = new_task(async { 7 }, Params::new(), None, Arc::new(Nowhere));
+            let (task, mut join) = new_task(
+                async { 7 },
+                Params::new(),
+                None,
+                sched_ref(Arc::new(Nowhere)),
+            );
             let worker = thread::spawn(move || {
                 assert_eq!(task.header().state.to_running(), ToRunning::Poll);
                 assert!(task.poll().is_ready());
@@ -735,7 +761,7 @@ mod loom_tests {
                 async move { output },
                 Params::new(),
                 None,
-                Arc::new(Nowhere),
+                sched_ref(Arc::new(Nowhere)),
             );
             let worker = thread::spawn(move || {
                 assert_eq!(task.header().state.to_running(), ToRunning::Poll);
@@ -745,5 +771,36 @@ mod loom_tests {
             worker.join().unwrap();
             assert_eq!(drops.load(StdOrdering::SeqCst), 1);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A pending task is one allocation; with a small future (here 16 bytes,
+    /// the size of an `async` block holding an `Arc` and awaiting a leaf
+    /// future) its cell must fit a 208-byte allocator chunk (200 bytes of
+    /// request plus the allocator's 8-byte tag). Each field added to the
+    /// header costs every pending task 16 bytes once that limit is passed.
+    #[test]
+    fn a_small_pending_task_fits_in_200_bytes() {
+        struct Small(#[allow(dead_code)] [u64; 2]);
+        impl Future for Small {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+                Poll::Pending
+            }
+        }
+        assert_eq!(std::mem::size_of::<Small>(), 16);
+        assert_eq!(std::mem::size_of::<Params>(), 8);
+        assert_eq!(std::mem::size_of::<JoinError>(), 16);
+        assert!(
+            std::mem::size_of::<Cell<Small>>() <= 200,
+            "header {} + stage {} + join waker {}",
+            std::mem::size_of::<Header>(),
+            std::mem::size_of::<UnsafeCell<Stage<Small>>>(),
+            std::mem::size_of::<UnsafeCell<Option<Waker>>>(),
+        );
     }
 }

@@ -27,8 +27,9 @@ pub struct JoinError {
 
 enum Repr {
     Cancelled,
-    // A Mutex makes the (Send-only) payload Sync, so JoinError is Sync.
-    Panic(Mutex<Box<dyn Any + Send + 'static>>),
+    // A Mutex makes the (Send-only) payload Sync, so JoinError is Sync. Boxed
+    // so a `JoinError` is two words: every task's cell has room for one.
+    Panic(Box<Mutex<Box<dyn Any + Send + 'static>>>),
 }
 
 impl JoinError {
@@ -42,7 +43,7 @@ impl JoinError {
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
             id,
-            repr: Repr::Panic(Mutex::new(payload)),
+            repr: Repr::Panic(Box::new(Mutex::new(payload))),
         }
     }
 

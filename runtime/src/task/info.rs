@@ -8,7 +8,7 @@ use std::sync::Arc;
 // one writer at a time (the task's owner worker). They use std's atomics on
 // purpose, outside the loom shim, so that they add nothing to the
 // interleavings loom explores.
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::Id;
@@ -371,8 +371,9 @@ impl fmt::Debug for TaskInfo {
 const NOT_WAITING: u64 = u64::MAX;
 
 /// A task's schedstats, in its header. Written by its owner worker only.
+/// (Its weight sits in the header, beside the owner index, where it packs
+/// with it.)
 pub(crate) struct Stats {
-    weight: AtomicU32,
     vruntime: AtomicU64,
     deadline: AtomicU64,
     lag: AtomicI64,
@@ -391,9 +392,8 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl Stats {
-    pub(crate) fn new(weight: Weight) -> Stats {
+    pub(crate) fn new() -> Stats {
         Stats {
-            weight: AtomicU32::new(weight.get()),
             vruntime: AtomicU64::new(0),
             deadline: AtomicU64::new(0),
             lag: AtomicI64::new(0),
@@ -406,10 +406,8 @@ impl Stats {
         }
     }
 
-    /// Records the run queue's view of the task: vruntime, deadline, lag
-    /// and weight.
-    pub(crate) fn publish(&self, (vruntime, deadline, lag, weight): (u64, u64, i64, u32)) {
-        self.weight.store(weight, Relaxed);
+    /// Records the run queue's view of the task: vruntime, deadline and lag.
+    pub(crate) fn publish(&self, vruntime: u64, deadline: u64, lag: i64) {
         self.vruntime.store(vruntime, Relaxed);
         self.deadline.store(deadline, Relaxed);
         self.lag.store(lag, Relaxed);
@@ -440,13 +438,19 @@ impl Stats {
         }
     }
 
-    /// A snapshot with the given state bits.
-    pub(crate) fn snapshot(&self, id: Id, name: Option<&Arc<str>>, state: Snapshot) -> TaskInfo {
+    /// A snapshot with the given state bits and weight.
+    pub(crate) fn snapshot(
+        &self,
+        id: Id,
+        name: Option<&Arc<str>>,
+        state: Snapshot,
+        weight: u32,
+    ) -> TaskInfo {
         TaskInfo {
             id,
             name: name.cloned(),
             state,
-            weight: self.weight.load(Relaxed),
+            weight,
             vruntime: self.vruntime.load(Relaxed),
             deadline: self.deadline.load(Relaxed),
             lag: self.lag.load(Relaxed),

@@ -1,5 +1,7 @@
 //! An AVL tree of entities ordered by virtual deadline, augmented with each
-//! subtree's minimum vruntime (and minimum/maximum slice).
+//! subtree's minimum vruntime. The smallest and largest slice of the linked
+//! entities come from a small counted list beside it (there are few distinct
+//! slices), which keeps a node at 48 bytes.
 //!
 //! Nodes live in a `Vec` indexed by the entity's slot, linked by `u32` indices, so
 //! the tree allocates only when the slot table grows and needs no `unsafe`. The
@@ -32,14 +34,13 @@ pub(crate) struct Node {
     pub(crate) vruntime: u64,
     /// Virtual deadline; the primary key.
     pub(crate) deadline: u64,
-    /// Insertion sequence number; breaks deadline ties in insertion order.
-    seq: u64,
     /// Minimum vruntime in this subtree.
     min_vruntime: u64,
+    /// Insertion sequence number; breaks deadline ties in insertion order.
+    /// When the counter runs out, the linked nodes are renumbered in order.
+    seq: u32,
     /// The entity's request size in nanoseconds.
     pub(crate) slice: u32,
-    min_slice: u32,
-    max_slice: u32,
     left: u32,
     right: u32,
     parent: u32,
@@ -50,11 +51,9 @@ impl Node {
     const EMPTY: Node = Node {
         vruntime: 0,
         deadline: 0,
-        seq: 0,
         min_vruntime: 0,
+        seq: 0,
         slice: 0,
-        min_slice: 0,
-        max_slice: 0,
         left: NIL,
         right: NIL,
         parent: NIL,
@@ -68,7 +67,10 @@ pub(crate) struct Tree {
     root: u32,
     leftmost: u32,
     len: usize,
-    next_seq: u64,
+    next_seq: u32,
+    /// The distinct slices of the linked nodes, ascending, with how many
+    /// nodes have each.
+    slices: Vec<(u32, u32)>,
 }
 
 impl Tree {
@@ -79,6 +81,7 @@ impl Tree {
             leftmost: NIL,
             len: 0,
             next_seq: 0,
+            slices: Vec::new(),
         }
     }
 
@@ -120,11 +123,31 @@ impl Tree {
     }
 
     /// Smallest and largest slice over the whole tree.
+    #[inline]
     pub(crate) fn slice_range(&self) -> Option<(u32, u32)> {
-        (self.root != NIL).then(|| {
-            let n = self.node(self.root);
-            (n.min_slice, n.max_slice)
-        })
+        Some((self.slices.first()?.0, self.slices.last()?.0))
+    }
+
+    /// Counts one more linked node with `slice`.
+    #[inline]
+    fn count_slice(&mut self, slice: u32) {
+        match self.slices.binary_search_by_key(&slice, |&(s, _)| s) {
+            Ok(i) => self.slices[i].1 += 1,
+            Err(i) => self.slices.insert(i, (slice, 1)),
+        }
+    }
+
+    /// Counts one less linked node with `slice`.
+    #[inline]
+    fn uncount_slice(&mut self, slice: u32) {
+        if let Ok(i) = self.slices.binary_search_by_key(&slice, |&(s, _)| s) {
+            self.slices[i].1 -= 1;
+            if self.slices[i].1 == 0 {
+                self.slices.remove(i);
+            }
+        } else {
+            debug_assert!(false, "slice {slice} was not counted");
+        }
     }
 
     #[inline]
@@ -146,24 +169,17 @@ impl Tree {
     #[inline]
     fn update(&mut self, t: u32) {
         let (l, r) = (self.node(t).left, self.node(t).right);
-        let n = self.node(t);
-        let mut min_v = n.vruntime;
-        let mut min_s = n.slice;
-        let mut max_s = n.slice;
+        let mut min_v = self.node(t).vruntime;
         let mut h = 0;
         for c in [l, r] {
             if c != NIL {
                 let c = self.node(c);
                 min_v = vt_min(min_v, c.min_vruntime);
-                min_s = min_s.min(c.min_slice);
-                max_s = max_s.max(c.max_slice);
                 h = h.max(c.height);
             }
         }
         let n = self.node_mut(t);
         n.min_vruntime = min_v;
-        n.min_slice = min_s;
-        n.max_slice = max_s;
         n.height = h + 1;
     }
 
@@ -237,9 +253,9 @@ impl Tree {
 
     /// Height and augmentation of `t`: what its parent is computed from.
     #[inline]
-    fn summary(&self, t: u32) -> (u8, u64, u32, u32) {
+    fn summary(&self, t: u32) -> (u8, u64) {
         let n = self.node(t);
-        (n.height, n.min_vruntime, n.min_slice, n.max_slice)
+        (n.height, n.min_vruntime)
     }
 
     /// Makes `new` take `old`'s place under `parent` (NIL: the root).
@@ -262,7 +278,7 @@ impl Tree {
     /// replacement node, with the summary of the node it replaced: the walk
     /// goes on at least up to it (its own children changed), and compares it
     /// with that summary rather than the stale one of its old position.
-    fn fix_up(&mut self, mut t: u32, mut moved: Option<(u32, (u8, u64, u32, u32))>) {
+    fn fix_up(&mut self, mut t: u32, mut moved: Option<(u32, (u8, u64))>) {
         while t != NIL {
             let before = match moved {
                 Some((node, summary)) if node == t => {
@@ -285,12 +301,17 @@ impl Tree {
 
     /// Links slot `x`, whose `vruntime`, `deadline` and `slice` are set.
     pub(crate) fn insert(&mut self, x: u32) {
+        if self.next_seq == u32::MAX {
+            self.renumber();
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let n = self.node_mut(x);
         n.seq = seq;
         n.left = NIL;
         n.right = NIL;
+        let slice = n.slice;
+        self.count_slice(slice);
         self.update(x);
         let (mut parent, mut t, mut left) = (NIL, self.root, false);
         while t != NIL {
@@ -316,12 +337,41 @@ impl Tree {
         self.len += 1;
     }
 
+    /// Gives the linked nodes sequence numbers 0, 1, 2... in tree order, which
+    /// keeps every comparison as it was: for when the counter runs out (after
+    /// 2^32 insertions).
+    #[cold]
+    fn renumber(&mut self) {
+        let mut order = Vec::with_capacity(self.len);
+        self.in_order(|n| order.push(n));
+        for (seq, &n) in order.iter().enumerate() {
+            self.node_mut(n).seq = seq as u32;
+        }
+        self.next_seq = order.len() as u32;
+    }
+
+    /// Visits linked slots in deadline order.
+    fn in_order(&self, mut f: impl FnMut(u32)) {
+        let mut stack = Vec::new();
+        let mut t = self.root;
+        while t != NIL || !stack.is_empty() {
+            while t != NIL {
+                stack.push(t);
+                t = self.node(t).left;
+            }
+            let n = stack.pop().expect("stack is non-empty");
+            f(n);
+            t = self.node(n).right;
+        }
+    }
+
     /// Unlinks slot `x`, which must be linked.
     pub(crate) fn remove(&mut self, x: u32) {
         let (l, r, parent) = {
             let n = self.node(x);
             (n.left, n.right, n.parent)
         };
+        self.uncount_slice(self.node(x).slice);
         if self.leftmost == x {
             // `x` has no left child: next in order is the least of its right
             // subtree, or its parent.
@@ -414,28 +464,17 @@ impl Tree {
 
     /// Visits linked slots in deadline order.
     #[cfg(test)]
-    pub(crate) fn for_each(&self, mut f: impl FnMut(u32)) {
-        let mut stack = Vec::new();
-        let mut t = self.root;
-        while t != NIL || !stack.is_empty() {
-            while t != NIL {
-                stack.push(t);
-                t = self.node(t).left;
-            }
-            let n = stack.pop().expect("stack is non-empty");
-            f(n);
-            t = self.node(n).right;
-        }
+    pub(crate) fn for_each(&self, f: impl FnMut(u32)) {
+        self.in_order(f);
     }
 
     /// Checks every structural invariant; for tests.
     #[cfg(test)]
     pub(crate) fn check(&self) {
-        fn walk(tree: &Tree, t: u32, count: &mut usize) -> (u8, u64, u32, u32) {
+        fn walk(tree: &Tree, t: u32, slices: &mut Vec<u32>) -> (u8, u64) {
             let n = tree.node(t);
-            *count += 1;
+            slices.push(n.slice);
             let mut min_v = n.vruntime;
-            let (mut lo, mut hi) = (n.slice, n.slice);
             let mut hs = [0u8; 2];
             for (i, c) in [n.left, n.right].into_iter().enumerate() {
                 if c != NIL {
@@ -445,25 +484,31 @@ impl Tree {
                     } else {
                         assert!(tree.less(t, c), "right child out of order");
                     }
-                    let (h, v, a, b) = walk(tree, c, count);
+                    let (h, v) = walk(tree, c, slices);
                     hs[i] = h;
                     min_v = vt_min(min_v, v);
-                    lo = lo.min(a);
-                    hi = hi.max(b);
                 }
             }
             assert!(hs[0].abs_diff(hs[1]) <= 1, "unbalanced");
             assert_eq!(n.height, hs[0].max(hs[1]) + 1, "height");
             assert_eq!(n.min_vruntime, min_v, "min_vruntime augmentation");
-            assert_eq!((n.min_slice, n.max_slice), (lo, hi), "slice augmentation");
-            (n.height, min_v, lo, hi)
+            (n.height, min_v)
         }
-        let mut count = 0;
+        let mut slices = Vec::new();
         if self.root != NIL {
             assert_eq!(self.node(self.root).parent, NIL, "root has no parent");
-            walk(self, self.root, &mut count);
+            walk(self, self.root, &mut slices);
         }
-        assert_eq!(count, self.len);
+        assert_eq!(slices.len(), self.len);
+        slices.sort_unstable();
+        let mut counted: Vec<(u32, u32)> = Vec::new();
+        for s in slices {
+            match counted.last_mut() {
+                Some((last, n)) if *last == s => *n += 1,
+                _ => counted.push((s, 1)),
+            }
+        }
+        assert_eq!(counted, self.slices, "slice counts");
         let mut first = None;
         self.for_each(|n| {
             first.get_or_insert(n);
@@ -512,6 +557,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_node_is_48_bytes() {
+        // Every task, running or asleep, has one on its worker's queue.
+        assert_eq!(std::mem::size_of::<Node>(), 48);
+    }
+
+    #[test]
+    fn ties_stay_in_insertion_order_across_the_sequence_wrap() {
+        let mut tree = Tree::new();
+        tree.next_seq = u32::MAX - 3;
+        for i in 0..10 {
+            set(&mut tree, i, 0, 7, 1 + i % 3);
+            tree.insert(i);
+            tree.check();
+        }
+        assert!(tree.next_seq < 20, "renumbered from 0");
+        let mut order = Vec::new();
+        tree.for_each(|n| order.push(n));
+        assert_eq!(order, (0..10).collect::<Vec<_>>());
+        assert_eq!(tree.slice_range(), Some((1, 3)));
+        tree.remove(0);
+        set(&mut tree, 0, 0, 7, 1);
+        tree.insert(0);
+        assert_eq!(tree.leftmost(), Some(1));
     }
 
     #[test]

@@ -304,11 +304,8 @@ impl Model {
         let skip = self.skip.take();
         if Some(p) == skip && self.nr_queued() > 1 {
             // The best eligible other entity (eligibility still against the
-            // full queue's V), if any; the yielder goes back behind entities of
-            // equal deadline either way.
-            let other = self.best_eligible(Some(p));
-            self.ents[p].seq = self.take_seq();
-            p = other.unwrap_or(p);
+            // full queue's V), if any; the yielder keeps its place.
+            p = self.best_eligible(Some(p)).unwrap_or(p);
         }
         if self.ents[p].state == EntityState::Delayed {
             self.ents[p].state = EntityState::Sleeping;

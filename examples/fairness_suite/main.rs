@@ -22,7 +22,8 @@
 //! 5. Memory: resident bytes per pending task, each runtime in a fresh child
 //!    process.
 //! 6. Scale: tokio's `yield_many` shape with 100 to 1 000 000 tasks; the
-//!    cost per yield.
+//!    marginal cost per yield (one more yield with that many tasks queued,
+//!    spawning and completion cancelled out), and the wall time per yield.
 //!
 //! `--quick` shortens every scenario (for scripts and smoke runs); `--json`
 //! prints one JSON object instead of the table. Progress goes to stderr.
@@ -390,7 +391,7 @@ fn run_all(cfg: &Config) -> Results {
 
     // 6. Scale.
     let watch = machine::Stopwatch::start();
-    let costs: Vec<Vec<f64>> = Which::BOTH
+    let costs: Vec<Vec<scale::Cost>> = Which::BOTH
         .iter()
         .map(|&which| {
             progress(&format!("6 yield_many on {}", which.name()));
@@ -405,25 +406,39 @@ fn run_all(cfg: &Config) -> Results {
         .collect();
     let scenario = format!("6 yield_many, {w} workers");
     for (k, &n) in cfg.scale_sizes.iter().enumerate() {
+        let y = scale::yields_per_task(n, cfg.scale_total_yields);
         rows.push(
             Row::new(
                 &scenario,
                 format!(
-                    "{n} tasks x {} yields: cost per yield",
-                    scale::yields_per_task(n, cfg.scale_total_yields)
+                    "{n} tasks: marginal cost per yield ({y} vs {} yields)",
+                    3 * y
                 ),
                 "ns",
                 1,
             )
-            .ours(costs[0][k])
-            .tokio(costs[1][k]),
+            .ours(costs[0][k].marginal)
+            .tokio(costs[1][k].marginal),
+        );
+        rows.push(
+            Row::new(
+                &scenario,
+                format!("{n} tasks x {y} yields: wall time per yield, spawns included"),
+                "ns",
+                1,
+            )
+            .ours(costs[0][k].wall)
+            .tokio(costs[1][k].wall),
         );
     }
-    let ratio = |c: &[f64]| c[2] / c[0];
+    let ratio = |c: &[scale::Cost]| c[2].marginal / c[0].marginal;
     rows.push(
         Row::new(
             &scenario,
-            format!("cost({})/cost({})", cfg.scale_sizes[2], cfg.scale_sizes[0]),
+            format!(
+                "marginal cost({})/cost({})",
+                cfg.scale_sizes[2], cfg.scale_sizes[0]
+            ),
             "ratio",
             2,
         )
@@ -431,14 +446,31 @@ fn run_all(cfg: &Config) -> Results {
         .tokio(ratio(&costs[1]))
         .target(Target::AtMost(3.0), "3"),
     );
+    let wall_ratio = |c: &[scale::Cost]| c[2].wall / c[0].wall;
+    rows.push(
+        Row::new(
+            &scenario,
+            format!(
+                "wall cost({})/cost({}), spawns included",
+                cfg.scale_sizes[2], cfg.scale_sizes[0]
+            ),
+            "ratio",
+            2,
+        )
+        .ours(wall_ratio(&costs[0]))
+        .tokio(wall_ratio(&costs[1])),
+    );
+    let field = |c: &[scale::Cost], f: fn(&scale::Cost) -> f64| c.iter().map(f).collect::<Vec<_>>();
     details.insert(
         "scale".into(),
         json!({
             "sizes": cfg.scale_sizes,
             "yields_per_task": cfg.scale_sizes.map(|n| scale::yields_per_task(n, cfg.scale_total_yields)),
             "repeats_best_of": cfg.scale_repeats,
-            "runtime_ns_per_yield": costs[0],
-            "tokio_ns_per_yield": costs[1],
+            "runtime_marginal_ns_per_yield": field(&costs[0], |c| c.marginal),
+            "tokio_marginal_ns_per_yield": field(&costs[1], |c| c.marginal),
+            "runtime_wall_ns_per_yield": field(&costs[0], |c| c.wall),
+            "tokio_wall_ns_per_yield": field(&costs[1], |c| c.wall),
         }),
     );
     let (d, others) = watch.stop();
@@ -624,7 +656,7 @@ mod tests {
         assert_eq!(common::percentile(&d, 50), Duration::from_micros(50));
         assert_eq!(common::percentile(&d, 99), Duration::from_micros(99));
         assert_eq!(common::percentile(&[], 99), Duration::ZERO);
-        assert_eq!(scale::yields_per_task(1_000_000, 2_000_000), 2);
+        assert_eq!(scale::yields_per_task(1_000_000, 2_000_000), 10);
         assert_eq!(scale::yields_per_task(100, 2_000_000), 20_000);
     }
 }

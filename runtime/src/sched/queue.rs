@@ -674,16 +674,14 @@ impl<T> RunQueue<T> {
         vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
-    /// The earliest eligible deadline other than `skip` (eligibility still
-    /// judged against the full queue's `V`). `skip` goes back behind entities
-    /// of equal deadline.
+    /// The earliest eligible deadline other than `skip`, which was the
+    /// earliest eligible one (eligibility still judged against the full
+    /// queue's `V`): the first eligible entity after it in deadline order.
+    /// A search only; the tree is left as it is.
     #[cold]
     fn pick_other(&mut self, skip: u32, k: i128, l: u64) -> Option<u32> {
         self.refresh();
-        self.tree.remove(skip);
-        let other = self.tree.pick(|v| self.eligible(v, k, l));
-        self.tree.insert(skip);
-        other
+        self.tree.next_eligible(skip, |v| self.eligible(v, k, l))
     }
 
     /// Whether the running entity would stay queued as delayed if it blocked

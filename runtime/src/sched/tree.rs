@@ -462,6 +462,47 @@ impl Tree {
         None
     }
 
+    /// The first linked node after linked `x` in tree order whose vruntime
+    /// passes `eligible` (monotone, as for [`pick`](Self::pick)), found
+    /// without changing the tree: first in `x`'s right subtree, then at each
+    /// ancestor `x` lies left of (the ancestor, then its right subtree).
+    pub(crate) fn next_eligible(&self, x: u32, eligible: impl Fn(u64) -> bool) -> Option<u32> {
+        let has = |t: u32| t != NIL && eligible(self.node(t).min_vruntime);
+        let r = self.node(x).right;
+        if has(r) {
+            return Some(self.first_eligible(r, &eligible));
+        }
+        let (mut c, mut p) = (x, self.node(x).parent);
+        while p != NIL {
+            let n = self.node(p);
+            if n.left == c {
+                if eligible(n.vruntime) {
+                    return Some(p);
+                }
+                if has(n.right) {
+                    return Some(self.first_eligible(n.right, &eligible));
+                }
+            }
+            (c, p) = (p, n.parent);
+        }
+        None
+    }
+
+    /// The first node of subtree `t` (which holds an eligible one) whose
+    /// vruntime passes `eligible`.
+    fn first_eligible(&self, mut t: u32, eligible: &impl Fn(u64) -> bool) -> u32 {
+        loop {
+            let n = self.node(t);
+            if n.left != NIL && eligible(self.node(n.left).min_vruntime) {
+                t = n.left;
+            } else if eligible(n.vruntime) {
+                return t;
+            } else {
+                t = n.right;
+            }
+        }
+    }
+
     /// Visits linked slots in deadline order.
     #[cfg(test)]
     pub(crate) fn for_each(&self, f: impl FnMut(u32)) {
@@ -554,6 +595,10 @@ mod tests {
                     tree.for_each(|n| order.push(n));
                     let want = order.iter().copied().find(|&n| eligible(tree.node(n).vruntime));
                     prop_assert_eq!(tree.pick(eligible), want);
+                    for (i, &x) in order.iter().enumerate() {
+                        let after = order[i + 1..].iter().copied().find(|&n| eligible(tree.node(n).vruntime));
+                        prop_assert_eq!(tree.next_eligible(x, eligible), after);
+                    }
                 }
             }
         }

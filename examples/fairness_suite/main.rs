@@ -431,35 +431,23 @@ fn run_all(cfg: &Config) -> Results {
             .tokio(costs[1][k].wall),
         );
     }
-    let ratio = |c: &[scale::Cost]| c[2].marginal / c[0].marginal;
+    let (big, small) = (cfg.scale_sizes[2], cfg.scale_sizes[0]);
+    let ratio_row = |label: String, f: fn(&scale::Cost) -> f64| {
+        let ratio = |c: &[scale::Cost]| f(&c[2]) / f(&c[0]);
+        Row::new(&scenario, label, "ratio", 2)
+            .ours(ratio(&costs[0]))
+            .tokio(ratio(&costs[1]))
+    };
     rows.push(
-        Row::new(
-            &scenario,
-            format!(
-                "marginal cost({})/cost({})",
-                cfg.scale_sizes[2], cfg.scale_sizes[0]
-            ),
-            "ratio",
-            2,
-        )
-        .ours(ratio(&costs[0]))
-        .tokio(ratio(&costs[1]))
+        ratio_row(format!("marginal cost({big})/cost({small})"), |c| {
+            c.marginal
+        })
         .target(Target::AtMost(3.0), "3"),
     );
-    let wall_ratio = |c: &[scale::Cost]| c[2].wall / c[0].wall;
-    rows.push(
-        Row::new(
-            &scenario,
-            format!(
-                "wall cost({})/cost({}), spawns included",
-                cfg.scale_sizes[2], cfg.scale_sizes[0]
-            ),
-            "ratio",
-            2,
-        )
-        .ours(wall_ratio(&costs[0]))
-        .tokio(wall_ratio(&costs[1])),
-    );
+    rows.push(ratio_row(
+        format!("wall cost({big})/cost({small}), spawns included"),
+        |c| c.wall,
+    ));
     let field = |c: &[scale::Cost], f: fn(&scale::Cost) -> f64| c.iter().map(f).collect::<Vec<_>>();
     details.insert(
         "scale".into(),

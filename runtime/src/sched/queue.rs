@@ -116,6 +116,8 @@ pub struct RunQueue<T> {
     /// A linked entity whose vruntime moved since its ancestors' augmentation
     /// was computed, or NIL.
     stale: u32,
+    /// The vruntime `stale` had when that augmentation was computed.
+    stale_from: u64,
     /// The entity that yielded to others: the next pick passes it over if any
     /// other entity is eligible. NIL if none.
     skip: u32,
@@ -161,6 +163,7 @@ impl<T> RunQueue<T> {
             sum_w: 0,
             curr: NIL,
             stale: NIL,
+            stale_from: 0,
             skip: NIL,
             vprot: 0,
             nr_queued: 0,
@@ -421,7 +424,7 @@ impl<T> RunQueue<T> {
     #[inline]
     fn refresh(&mut self) {
         if self.stale != NIL {
-            self.tree.refresh(self.stale);
+            self.tree.refresh(self.stale, self.stale_from);
             self.stale = NIL;
         }
     }
@@ -898,8 +901,9 @@ impl<T> RunQueue<T> {
             self.tree.node_mut(c).deadline = d;
             self.tree.insert(c);
             self.stale = NIL;
-        } else if dv != 0 {
+        } else if dv != 0 && self.stale != c {
             self.stale = c;
+            self.stale_from = v_old;
         }
         let resched =
             self.nr_runnable() > 1 && (renewed || !self.config.run_to_parity || !self.protected(c));

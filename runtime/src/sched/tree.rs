@@ -412,21 +412,19 @@ impl Tree {
     }
 
     /// Re-derives the augmentation above linked slot `x` after its vruntime
-    /// changed in place (its deadline, the key, must not have). Stale values can
-    /// only sit on `x`'s ancestors: a rotation or removal elsewhere recomputes
-    /// nodes from their children, and only ancestors of `x` contain it. So one
-    /// walk up from `x`, stopping at the first ancestor whose minimum does not
-    /// change (everything above was computed from that same value), restores
-    /// every invariant.
-    pub(crate) fn refresh(&mut self, x: u32) {
+    /// grew in place from `old` (its deadline, the key, must not have
+    /// changed). Stale values can only sit on `x`'s ancestors: a rotation or
+    /// removal elsewhere recomputes nodes from their children, and only
+    /// ancestors of `x` contain it. An ancestor whose minimum was below `old`
+    /// did not get it from `x`, and neither did any ancestor above it (their
+    /// minima are lower still), so the walk up recomputes only the ancestors
+    /// whose minimum equals `old`, and stops at the first one that does not,
+    /// without reading its children.
+    pub(crate) fn refresh(&mut self, x: u32, old: u64) {
         self.update(x);
         let mut t = self.node(x).parent;
-        while t != NIL {
-            let before = self.node(t).min_vruntime;
+        while t != NIL && self.node(t).min_vruntime == old {
             self.update(t);
-            if self.node(t).min_vruntime == before {
-                break;
-            }
             t = self.node(t).parent;
         }
     }
@@ -450,14 +448,13 @@ impl Tree {
         let mut t = self.root;
         while t != NIL {
             let n = self.node(t);
-            if n.left != NIL && eligible(self.node(n.left).min_vruntime) {
-                t = n.left;
-                continue;
-            }
-            if eligible(n.vruntime) {
+            let left = n.left != NIL && eligible(self.node(n.left).min_vruntime);
+            // Taken once per search, so well predicted; the way down is a
+            // select rather than a branch.
+            if !left && eligible(n.vruntime) {
                 return Some(t);
             }
-            t = n.right;
+            t = if left { n.left } else { n.right };
         }
         None
     }

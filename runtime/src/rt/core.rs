@@ -204,12 +204,15 @@ impl Core {
         if task.header().entity().is_some() {
             self.wake_entity(&task, now);
         } else {
-            let params = task.header().params;
-            task.header().set_owner(self.index);
-            task.header().stats.runnable_at(now);
-            let id = self.queue.enqueue_new(params, task.clone());
+            let header = task.header();
+            let params = header.params;
+            header.set_owner(self.index);
+            header.stats.runnable_at(now);
+            // The message's reference becomes the queue's: no count traffic.
+            let id = self.queue.enqueue_new(params, task);
+            let task = self.queue.get(id).expect("just queued");
             task.header().set_entity(id);
-            self.publish_task(id, &task);
+            self.publish_task(id, task);
         }
     }
 

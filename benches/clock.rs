@@ -2,10 +2,11 @@
 //!
 //! The runtime's scheduler clock is `quanta`'s (the CPU's time stamp counter
 //! where it is invariant); each poll reads it once, as the end of one poll is
-//! the start of the next. This bench measures that read beside
-//! `std::time::Instant::now`, the obvious alternative, each also with the
-//! conversion to nanoseconds since an epoch that the runtime does per poll,
-//! so the per-poll cost of timing can be quoted.
+//! the start of the next. The runtime reads one calibrated `quanta::Clock`
+//! raw and scales the distance from its epoch reading (`quanta_raw_ns`, the
+//! per-poll cost). The bench measures that beside `quanta::Instant::now` and
+//! `std::time::Instant::now`, each also with the conversion to nanoseconds
+//! since an epoch, so the per-poll cost of timing can be quoted.
 //!
 //! `cargo bench -p benches --bench clock`
 
@@ -32,6 +33,11 @@ fn clock(c: &mut Criterion) {
                     .as_nanos() as u64,
             )
         })
+    });
+    let clock = quanta::Clock::new();
+    let epoch = clock.raw();
+    g.bench_function("quanta_raw_ns", |b| {
+        b.iter(|| black_box(clock.delta_as_nanos(epoch, clock.raw())))
     });
     let epoch = std::time::Instant::now();
     g.bench_function("std_elapsed_ns", |b| {

@@ -186,3 +186,34 @@ fn a_spawn_from_a_worker_does_not_wait_for_its_long_poll() {
         assert!(early, "the child waited for its spawner's poll on {hog:?}");
     }
 }
+
+#[test]
+fn a_spawn_left_for_its_spawner_is_taken_by_the_watching_worker() {
+    // The spawner's first spawn waits in its own inbox, unannounced (a chain
+    // of spawns should wake nobody). Here the spawner polls 20 ms first, so
+    // the other worker has parked *watching* (another worker is polling),
+    // then spawns, then hogs its worker for 300 ms more: the watcher must
+    // take the child long before that poll ends.
+    let rt = runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let (spawned, child) = rt.block_on(async {
+            runtime::spawn(async {
+                spin(Duration::from_millis(20));
+                let spawned = Instant::now();
+                let child = runtime::spawn(async { Instant::now() });
+                spin(Duration::from_millis(300));
+                (spawned, child)
+            })
+            .await
+            .unwrap()
+        });
+        let waited = rt.block_on(child).unwrap() - spawned;
+        assert!(
+            waited < Duration::from_millis(150),
+            "the child waited {waited:?} for its spawner's poll"
+        );
+    }
+}

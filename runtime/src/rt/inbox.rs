@@ -63,8 +63,9 @@ impl Stack {
         }
     }
 
-    /// Pushes `message`, or gives it back if the stack is closed.
-    fn push(&self, message: Message) -> Result<(), Message> {
+    /// Pushes `message`, or gives it back if the stack is closed. `Ok(true)`
+    /// if it found the stack empty.
+    fn push(&self, message: Message) -> Result<bool, Message> {
         let node = Box::into_raw(Box::new(Node {
             message,
             next: ptr::null_mut(),
@@ -84,7 +85,7 @@ impl Stack {
                 .head
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(head.is_null()),
                 Err(actual) => head = actual,
             }
         }
@@ -173,19 +174,24 @@ impl Inbox {
     }
 
     /// Delivers a message and unparks the owner if it sleeps; on a closed
-    /// inbox, cancels the task instead.
-    pub(crate) fn push(&self, message: Message) {
+    /// inbox, cancels the task instead. True if it is the only one of its
+    /// kind (spawn or wake) waiting.
+    pub(crate) fn push(&self, message: Message) -> bool {
         let fresh = matches!(&message, Message::Submit(task) if task.header().entity().is_none());
         let stack = if fresh { &self.spawns } else { &self.messages };
-        if let Err(message) = stack.push(message) {
-            // The runtime is shutting down: nobody will poll the task again.
-            shutdown_task(message.task());
-            return;
-        }
+        let alone = match stack.push(message) {
+            Ok(alone) => alone,
+            Err(message) => {
+                // The runtime is shutting down: nobody will poll the task again.
+                shutdown_task(message.task());
+                return false;
+            }
+        };
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) {
             self.unpark();
         }
+        alone
     }
 
     /// Unparks the owner, if one is registered.

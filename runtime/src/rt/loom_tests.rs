@@ -760,7 +760,7 @@ fn loom_timer_registered_while_a_worker_parks() {
             let rt = rt.clone();
             thread::spawn(move || {
                 rt.become_worker(0);
-                rt.park_worker(0);
+                rt.park_worker(0, 0);
             })
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
@@ -792,7 +792,7 @@ fn loom_notify_against_a_worker_leaving_its_park() {
             let rt = rt.clone();
             thread::spawn(move || {
                 rt.become_worker(1);
-                rt.park_worker(1);
+                rt.park_worker(1, 0);
                 rt.run_once(1);
             })
         };

@@ -77,6 +77,15 @@ impl Polled {
 #[cfg_attr(loom, allow(dead_code))] // the loom models call `take_woken` directly
 const STRANDED_NS: u64 = 50_000;
 
+/// The longest a watching parked worker sleeps between looks (see
+/// [`Shared::park_worker`]): its watch starts at [`STRANDED_NS`] and doubles
+/// at each look that finds nothing, up to this.
+#[cfg_attr(loom, allow(dead_code))]
+const WATCH_MAX_NS: u64 = 32 * STRANDED_NS;
+
+/// `watcher` when no parked worker watches.
+const NO_WATCHER: usize = usize::MAX;
+
 /// A value alone on its 128 bytes (two cache lines, as adjacent-line
 /// prefetchers pair them), so that writes to its neighbours never evict it
 /// from another core's cache, and its own writes never evict them.
@@ -132,6 +141,9 @@ pub(crate) struct Shared {
     /// worker's check for an idle one to wake is one load of this line, which
     /// changes only when workers park and unpark.
     parked: Padded<AtomicUsize>,
+    /// The parked worker that sleeps with a short timeout to look for work
+    /// stranded behind another worker's long poll, or `NO_WATCHER`.
+    watcher: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) hooks: Arc<Hooks>,
     pub(crate) registry: Registry,
@@ -179,6 +191,7 @@ impl Shared {
                 .collect(),
             next: AtomicUsize::new(0),
             parked: Padded(AtomicUsize::new(0)),
+            watcher: AtomicUsize::new(NO_WATCHER),
             waking: Padded(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
             hooks,
@@ -196,15 +209,22 @@ impl Shared {
 
     /// A first entry for a new task. Spawned by one of this runtime's workers,
     /// it goes to that worker's inbox (a chain of spawns or a message exchange
-    /// runs best there), and a parked worker, if any, is unparked: it takes
-    /// the spawn if the spawner is still busy (say, inside a long poll) when
-    /// it looks, and parks again otherwise. From any other thread it goes to
-    /// a parked worker if there is one, otherwise to the next worker in turn.
+    /// runs best there). The only spawn waiting there is the spawner's to run
+    /// when its poll ends, so a chain of spawns wakes nobody; should the poll
+    /// run long instead, the watching parked worker takes it (see
+    /// [`park_worker`](Self::park_worker)), and with none watching, a parked
+    /// worker is unparked (it takes the spawn if the spawner is still busy
+    /// when it looks, and parks again, watching). A second spawn waiting is
+    /// spare work: a parked worker is unparked for it at once. From any other
+    /// thread a spawn goes to a parked worker if there is one, otherwise to
+    /// the next worker in turn.
     pub(crate) fn spawn(&self, task: TaskRef) {
         if let Some((runtime, me)) = context::worker() {
             if runtime == self as *const Shared as usize {
-                self.workers[me].inbox.push(Message::Submit(task));
-                self.notify_idle(me);
+                let alone = self.workers[me].inbox.push(Message::Submit(task));
+                if !alone || self.watcher.load(Ordering::SeqCst) == NO_WATCHER {
+                    self.notify_idle(me);
+                }
                 return;
             }
         }
@@ -491,7 +511,14 @@ impl Shared {
     /// Parks worker `index` until a message, a spare task elsewhere,
     /// shutdown or the next timer's deadline calls it back (at once if one
     /// is already there).
-    pub(crate) fn park_worker(&self, index: usize) {
+    ///
+    /// While another worker is inside a poll, one parked worker *watches*:
+    /// it sleeps at most `watch_ns` and then looks for work stranded behind
+    /// that poll (a spawn its spawner left for itself, wakes of its tasks),
+    /// as busy workers do between their polls. The caller doubles `watch_ns`
+    /// after each look that finds nothing, so a long poll costs a few
+    /// wake-ups, not one every few microseconds.
+    pub(crate) fn park_worker(&self, index: usize, watch_ns: u64) {
         let me = &self.workers[index];
         me.stats.parked();
         self.hooks.thread_park();
@@ -508,14 +535,47 @@ impl Shared {
             },
             // Read after the park is announced: a timer registered before
             // that is seen, one registered after sees this worker parked.
-            || self.driver.park_timeout(),
+            || {
+                let timer = self.driver.park_timeout();
+                #[cfg(not(loom))]
+                let timer = self.watch(index, watch_ns, timer);
+                #[cfg(loom)]
+                let _ = watch_ns;
+                timer
+            },
         );
+        // The watch, if it was ours, ends: the next worker to park takes it.
+        let _ =
+            self.watcher
+                .compare_exchange(index, NO_WATCHER, Ordering::SeqCst, Ordering::Relaxed);
         self.parked.fetch_sub(1, Ordering::SeqCst);
         // Our `parked` flag is down: a notifier that then sets `woken` sees
         // it down (see `notify_idle`), else we see `woken` here.
         fence(Ordering::SeqCst);
         self.awake(index);
         self.hooks.thread_unpark();
+    }
+
+    /// The timeout of parking worker `me`, given the next timer's: at most
+    /// `watch_ns` if it becomes the watcher (another worker is polling and no
+    /// other parked worker watches).
+    #[cfg(not(loom))]
+    fn watch(&self, me: usize, watch_ns: u64, timer: Option<Duration>) -> Option<Duration> {
+        let polling = self
+            .workers
+            .iter()
+            .enumerate()
+            .any(|(i, w)| i != me && w.polling_since.load(Ordering::Relaxed) != 0);
+        if !polling
+            || self
+                .watcher
+                .compare_exchange(NO_WATCHER, me, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+        {
+            return timer;
+        }
+        let watch = Duration::from_nanos(watch_ns);
+        Some(timer.map_or(watch, |t| t.min(watch)))
     }
 
     /// Whether no notified worker is pending (see `notify_idle`).
@@ -575,6 +635,9 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
     me.inbox.set_owner(Some(thread::current()));
     context::set_worker(Some((shared as *const Shared as usize, index)));
     hooks.thread_start();
+    // How long this worker sleeps when it parks watching (see `park_worker`):
+    // doubled after each park that finds no work, reset when it finds some.
+    let mut watch_ns = STRANDED_NS;
     loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             shared.shutdown_worker(index);
@@ -587,6 +650,9 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
         // Back-to-back polls file the previous one and start the next under
         // one lock of the core.
         let mut polled = shared.run_turn(index, None);
+        if polled.is_some() {
+            watch_ns = STRANDED_NS;
+        }
         while let Some(prev) = polled {
             if shared.shutdown.load(Ordering::Relaxed) {
                 shared.file(index, prev);
@@ -599,8 +665,10 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
             continue;
         }
         if shared.steal_into(index) {
+            watch_ns = STRANDED_NS;
             continue;
         }
-        shared.park_worker(index);
+        shared.park_worker(index, watch_ns);
+        watch_ns = (watch_ns * 2).min(WATCH_MAX_NS);
     }
 }

@@ -20,7 +20,7 @@
 
 use std::ptr;
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, Ordering, fence};
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::task::core::TaskRef;
@@ -42,6 +42,8 @@ impl Message {
 struct Node {
     message: Message,
     next: *mut Node,
+    /// Pushed by the inbox's owner itself.
+    own: bool,
 }
 
 /// The head value of a closed stack: the address of a static, which no
@@ -54,21 +56,37 @@ fn closed() -> *mut Node {
 /// An intrusive lock-free stack, taken whole.
 struct Stack {
     head: AtomicPtr<Node>,
+    /// About how many messages wait: raised after each push lands, lowered
+    /// by what each take finds, so it can lag a push or briefly dip below
+    /// zero, and settles on the exact count. For heuristics only.
+    len: AtomicIsize,
+    /// Likewise, how many of them the owner pushed itself.
+    own: AtomicIsize,
 }
 
 impl Stack {
     fn new() -> Stack {
         Stack {
             head: AtomicPtr::new(ptr::null_mut()),
+            len: AtomicIsize::new(0),
+            own: AtomicIsize::new(0),
         }
     }
 
-    /// Pushes `message`, or gives it back if the stack is closed. `Ok(true)`
-    /// if it found the stack empty.
-    fn push(&self, message: Message) -> Result<bool, Message> {
+    /// About how many messages wait, and how many of them the owner pushed
+    /// (see `len`).
+    fn len(&self) -> (usize, usize) {
+        let count = |c: &AtomicIsize| c.load(Ordering::Relaxed).max(0) as usize;
+        (count(&self.len), count(&self.own))
+    }
+
+    /// Pushes `message` (`own`: the owner pushes it), or gives it back if
+    /// the stack is closed. `Ok(true)` if it found the stack empty.
+    fn push(&self, message: Message, own: bool) -> Result<bool, Message> {
         let node = Box::into_raw(Box::new(Node {
             message,
             next: ptr::null_mut(),
+            own,
         }));
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -85,7 +103,13 @@ impl Stack {
                 .head
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(head.is_null()),
+                Ok(_) => {
+                    self.len.fetch_add(1, Ordering::Relaxed);
+                    if own {
+                        self.own.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(head.is_null());
+                }
                 Err(actual) => head = actual,
             }
         }
@@ -117,14 +141,18 @@ impl Stack {
             }
         }
         let mut out = Vec::new();
+        let mut own = 0;
         while !head.is_null() {
             // The swap above detached this list: this thread owns every node.
             // SAFETY: each node came from `Box::into_raw` in `push`, published
             // with Release; our Acquire makes its contents visible.
             let node = unsafe { Box::from_raw(head) };
             head = node.next;
+            own += isize::from(node.own);
             out.push(node.message);
         }
+        self.len.fetch_sub(out.len() as isize, Ordering::Relaxed);
+        self.own.fetch_sub(own, Ordering::Relaxed);
         out.reverse();
         out
     }
@@ -177,9 +205,19 @@ impl Inbox {
     /// inbox, cancels the task instead. True if it is the only one of its
     /// kind (spawn or wake) waiting.
     pub(crate) fn push(&self, message: Message) -> bool {
+        self.push_as(message, false)
+    }
+
+    /// [`push`](Self::push) by the inbox's owner itself (a message it will
+    /// file at its next turn).
+    pub(crate) fn push_own(&self, message: Message) -> bool {
+        self.push_as(message, true)
+    }
+
+    fn push_as(&self, message: Message, own: bool) -> bool {
         let fresh = matches!(&message, Message::Submit(task) if task.header().entity().is_none());
         let stack = if fresh { &self.spawns } else { &self.messages };
-        let alone = match stack.push(message) {
+        let alone = match stack.push(message, own) {
             Ok(alone) => alone,
             Err(message) => {
                 // The runtime is shutting down: nobody will poll the task again.
@@ -208,6 +246,17 @@ impl Inbox {
     /// Whether messages are waiting.
     pub(crate) fn has_messages(&self) -> bool {
         !self.spawns.is_empty() || !self.messages.is_empty()
+    }
+
+    /// Whether the waiting messages are work for another worker: more than
+    /// one, or one the owner did not push itself (the owner files its own
+    /// at its next turn), or any at all once the owner is `stuck` (inside a
+    /// long poll). From counts that can lag a push by a moment: a heuristic.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn to_spare(&self, stuck: bool) -> bool {
+        let ((a, a_own), (b, b_own)) = (self.spawns.len(), self.messages.len());
+        let (all, own) = (a + b, a_own + b_own);
+        all >= 2 || all > own || (stuck && self.has_messages())
     }
 
     /// Whether the owner is parked (or about to park).
@@ -376,5 +425,35 @@ mod loom_tests {
             let stolen = stealer.join().unwrap();
             assert_eq!(mine + stolen, 1);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Inbox, Message};
+    use crate::sched::Params;
+    use crate::task::core::{Nowhere, TaskRef, new_task, sched_ref};
+
+    fn task() -> TaskRef {
+        new_task(async {}, Params::new(), None, sched_ref(Arc::new(Nowhere))).0
+    }
+
+    #[test]
+    fn only_the_owners_lone_message_is_left_to_it() {
+        let inbox = Inbox::new();
+        assert!(!inbox.to_spare(true), "nothing waits");
+        assert!(inbox.push_own(Message::Submit(task())), "alone");
+        assert!(!inbox.to_spare(false), "the owner files its own");
+        assert!(inbox.to_spare(true), "unless it is stuck in a long poll");
+        assert!(!inbox.push_own(Message::Submit(task())), "not alone");
+        assert!(inbox.to_spare(false), "a second one is spare work");
+        assert_eq!(inbox.take().len(), 2);
+        assert!(!inbox.to_spare(true), "taken");
+        inbox.push(Message::Submit(task()));
+        assert!(inbox.to_spare(false), "one from elsewhere is for anyone");
+        assert_eq!(inbox.take_spawns().len(), 1);
+        assert!(!inbox.to_spare(false));
     }
 }

@@ -221,7 +221,7 @@ impl Shared {
     pub(crate) fn spawn(&self, task: TaskRef) {
         if let Some((runtime, me)) = context::worker() {
             if runtime == self as *const Shared as usize {
-                let alone = self.workers[me].inbox.push(Message::Submit(task));
+                let alone = self.workers[me].inbox.push_own(Message::Submit(task));
                 if !alone || self.watcher.load(Ordering::SeqCst) == NO_WATCHER {
                     self.notify_idle(me);
                 }
@@ -360,15 +360,15 @@ impl Shared {
     /// half of the busiest other worker's runnable tasks. False if there was
     /// nothing to take.
     pub(crate) fn steal_into(&self, me: usize) -> bool {
+        let now = crate::clock::now();
         for (v, w) in self.workers.iter().enumerate() {
-            if v == me {
+            if v == me || !self.inbox_to_spare(w, now) {
                 continue;
             }
             let spawns = w.inbox.take_spawns();
             if !spawns.is_empty() {
                 let mut core = lock(&self.workers[me].core);
                 core.stats().stole(spawns.len());
-                let now = crate::clock::now();
                 for task in spawns {
                     core.admit(task, now);
                 }
@@ -378,7 +378,7 @@ impl Shared {
                 return true;
             }
         }
-        self.steal_runnable(me)
+        self.steal_runnable(me, now)
     }
 
     /// Steals about half of another worker's runnable tasks into worker
@@ -388,13 +388,13 @@ impl Shared {
     /// core first (under its lock, as its owner would): a worker inside a long
     /// poll cannot take the wakes of its own tasks, and they would otherwise
     /// wait for that poll to end.
-    fn steal_runnable(&self, me: usize) -> bool {
+    fn steal_runnable(&self, me: usize, now: u64) -> bool {
         let mut victims: Vec<usize> = (0..self.workers.len()).filter(|&v| v != me).collect();
         victims
             .sort_by_key(|&v| std::cmp::Reverse(self.workers[v].runnable.load(Ordering::Relaxed)));
         for victim in victims {
             let w = &self.workers[victim];
-            let waiting = w.inbox.has_messages();
+            let waiting = self.inbox_to_spare(w, now);
             // One runnable task is the one it is running (or about to).
             if !waiting && w.runnable.load(Ordering::Relaxed) < 2 {
                 continue;
@@ -499,7 +499,29 @@ impl Shared {
     /// stealer finds it too if the owner is stuck in a long poll).
     fn deliver(&self, message: Message) {
         let owner = message.task().header().owner();
-        self.workers[owner].inbox.push(message);
+        let inbox = &self.workers[owner].inbox;
+        if context::worker() == Some((self as *const Shared as usize, owner)) {
+            inbox.push_own(message);
+        } else {
+            inbox.push(message);
+        }
+    }
+
+    /// Whether worker `w`'s inbox holds work for another worker at `now`:
+    /// see [`Inbox::to_spare`]; `w` is stuck once its current poll has run
+    /// [`STRANDED_NS`]. (The loom models count any message.)
+    fn inbox_to_spare(&self, w: &Worker, now: u64) -> bool {
+        #[cfg(loom)]
+        {
+            let _ = now;
+            w.inbox.has_messages()
+        }
+        #[cfg(not(loom))]
+        {
+            let since = w.polling_since.load(Ordering::Relaxed);
+            w.inbox
+                .to_spare(since != 0 && now.saturating_sub(since) >= STRANDED_NS)
+        }
     }
 
     /// Cancels everything on worker `index` and closes its inbox.
@@ -525,12 +547,12 @@ impl Shared {
         self.parked.fetch_add(1, Ordering::SeqCst);
         me.inbox.park(
             || {
+                let now = crate::clock::now();
                 let work = self.shutdown.load(Ordering::SeqCst)
                     || lock(&me.core).nr_queued() > 0
-                    || self
-                        .workers
-                        .iter()
-                        .any(|w| w.inbox.has_messages() || w.runnable.load(Ordering::Relaxed) > 1);
+                    || self.workers.iter().any(|w| {
+                        self.inbox_to_spare(w, now) || w.runnable.load(Ordering::Relaxed) > 1
+                    });
                 !work
             },
             // Read after the park is announced: a timer registered before

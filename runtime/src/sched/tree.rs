@@ -66,6 +66,9 @@ pub(crate) struct Tree {
     nodes: Vec<Node>,
     root: u32,
     leftmost: u32,
+    /// The last node in order: a new node that sorts after it (a burst of
+    /// spawns at one deadline does) is linked there without a search.
+    rightmost: u32,
     len: usize,
     next_seq: u32,
     /// The distinct slices of the linked nodes, ascending, with how many
@@ -79,6 +82,7 @@ impl Tree {
             nodes: Vec::new(),
             root: NIL,
             leftmost: NIL,
+            rightmost: NIL,
             len: 0,
             next_seq: 0,
             slices: Vec::new(),
@@ -314,6 +318,10 @@ impl Tree {
         self.count_slice(slice);
         self.update(x);
         let (mut parent, mut t, mut left) = (NIL, self.root, false);
+        if self.rightmost != NIL && !self.less(x, self.rightmost) {
+            // After every node: the right child of the last one.
+            (parent, t) = (self.rightmost, NIL);
+        }
         while t != NIL {
             parent = t;
             left = self.less(x, t);
@@ -333,6 +341,9 @@ impl Tree {
         self.fix_up(parent, None);
         if self.leftmost == NIL || self.less(x, self.leftmost) {
             self.leftmost = x;
+        }
+        if self.rightmost == NIL || !self.less(x, self.rightmost) {
+            self.rightmost = x;
         }
         self.len += 1;
     }
@@ -377,6 +388,11 @@ impl Tree {
             // subtree, or its parent.
             self.leftmost = if r == NIL { parent } else { self.least(r) };
         }
+        if self.rightmost == x {
+            // `x` has no right child: the one before it in order is the
+            // greatest of its left subtree, or its parent.
+            self.rightmost = if l == NIL { parent } else { self.greatest(l) };
+        }
         if l == NIL || r == NIL {
             let child = if l == NIL { r } else { l };
             self.replace_child(parent, x, child);
@@ -401,6 +417,14 @@ impl Tree {
             }
         }
         self.len -= 1;
+    }
+
+    /// The greatest slot of subtree `t` (not NIL).
+    fn greatest(&self, mut t: u32) -> u32 {
+        while self.node(t).right != NIL {
+            t = self.node(t).right;
+        }
+        t
     }
 
     /// The least slot of subtree `t` (not NIL).
@@ -547,11 +571,13 @@ impl Tree {
             }
         }
         assert_eq!(counted, self.slices, "slice counts");
-        let mut first = None;
+        let (mut first, mut last) = (None, NIL);
         self.for_each(|n| {
             first.get_or_insert(n);
+            last = n;
         });
         assert_eq!(first.unwrap_or(NIL), self.leftmost, "cached leftmost");
+        assert_eq!(last, self.rightmost, "cached rightmost");
     }
 }
 

@@ -365,8 +365,21 @@ impl Shared {
             if v == me || !self.inbox_to_spare(w, now) {
                 continue;
             }
-            let spawns = w.inbox.take_spawns();
+            let mut spawns = w.inbox.take_spawns();
             if !spawns.is_empty() {
+                // Half for each: unless its poll is stuck, the later half
+                // goes back to its worker, which files it at its next turn
+                // (taking all would leave that worker idle, to steal half
+                // back by migration).
+                let since = w.polling_since.load(Ordering::Relaxed);
+                let back = if since != 0 && now.saturating_sub(since) < STRANDED_NS {
+                    spawns.split_off(spawns.len().div_ceil(2))
+                } else {
+                    Vec::new()
+                };
+                for task in back {
+                    w.inbox.push(Message::Submit(task));
+                }
                 let mut core = lock(&self.workers[me].core);
                 core.stats().stole(spawns.len());
                 for task in spawns {

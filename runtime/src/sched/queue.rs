@@ -778,8 +778,8 @@ impl<T> RunQueue<T> {
     /// Up to `max` entities another queue could adopt with
     /// [`migrate_out`](Self::migrate_out): queued, runnable and not running,
     /// eligible ones first (an ineligible one would arrive owing service).
-    /// Delayed entities are never offered. O(n): for load balancing, not for
-    /// every pick.
+    /// Delayed entities are never offered. Earlier deadlines first within
+    /// each group. O(queued): for load balancing, not for every pick.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -796,19 +796,19 @@ impl<T> RunQueue<T> {
     pub fn migratable(&self, max: usize) -> Vec<EntityId> {
         let (k, l) = self.load();
         let (mut eligible, mut rest) = (Vec::new(), Vec::new());
-        for (i, s) in self.slots.iter().enumerate() {
-            if eligible.len() >= max {
-                break;
-            }
-            if s.state == SlotState::Runnable {
-                let id = self.id_of(i as u32);
-                if self.eligible(self.tree.node(i as u32).vruntime, k, l) {
+        // The linked entities only, in deadline order: sleeping ones, however
+        // many, cost nothing here.
+        self.tree.in_order_while(|i| {
+            if self.slots[i as usize].state == SlotState::Runnable {
+                let id = self.id_of(i);
+                if self.eligible(self.tree.node(i).vruntime, k, l) {
                     eligible.push(id);
-                } else {
+                } else if rest.len() < max {
                     rest.push(id);
                 }
             }
-        }
+            eligible.len() < max
+        });
         eligible.extend(rest);
         eligible.truncate(max);
         eligible

@@ -249,3 +249,24 @@ fn a_million_entities_with_extreme_weights_always_have_a_pick() {
     }
     q.check();
 }
+
+#[test]
+fn migratable_offers_runnable_entities_eligible_first_in_deadline_order() {
+    let mut q = RunQueue::new(Config::new().run_to_parity(false)).unwrap();
+    let ids: Vec<EntityId> = (0..4).map(|i| q.enqueue_new(Params::new(), i)).collect();
+    // The first runs 1 ms: it is then ahead of V (ineligible).
+    assert_eq!(q.pick(), Pick::Run(ids[0]));
+    q.charge(Duration::from_millis(1)).unwrap();
+    // The second runs a little and blocks while eligible: it sleeps.
+    assert_eq!(q.pick(), Pick::Run(ids[1]));
+    q.charge(Duration::from_micros(1)).unwrap();
+    assert_eq!(q.block_current().unwrap(), Block::Dequeued);
+    // The third runs; the fourth waits.
+    assert_eq!(q.pick(), Pick::Run(ids[2]));
+    assert!(!q.info(ids[0]).unwrap().eligible);
+    assert!(q.info(ids[3]).unwrap().eligible);
+    // Not the running one, not the sleeping one; eligible before ineligible.
+    assert_eq!(q.migratable(10), [ids[3], ids[0]]);
+    assert_eq!(q.migratable(1), [ids[3]]);
+    assert_eq!(q.migratable(0), []);
+}

@@ -363,6 +363,14 @@ impl Tree {
 
     /// Visits linked slots in deadline order.
     fn in_order(&self, mut f: impl FnMut(u32)) {
+        self.in_order_while(|n| {
+            f(n);
+            true
+        });
+    }
+
+    /// Visits linked slots in deadline order while `f` returns true.
+    pub(crate) fn in_order_while(&self, mut f: impl FnMut(u32) -> bool) {
         let mut stack = Vec::new();
         let mut t = self.root;
         while t != NIL || !stack.is_empty() {
@@ -371,7 +379,9 @@ impl Tree {
                 t = self.node(t).left;
             }
             let n = stack.pop().expect("stack is non-empty");
-            f(n);
+            if !f(n) {
+                return;
+            }
             t = self.node(n).right;
         }
     }

@@ -479,7 +479,12 @@ impl Tree {
 
     #[cold]
     fn pick_slow(&self, eligible: impl Fn(u64) -> bool) -> Option<u32> {
-        let mut t = self.root;
+        self.first_eligible(self.root, &eligible)
+    }
+
+    /// The first node of subtree `t` in tree order whose vruntime passes
+    /// `eligible`, if any: one walk down, steered by the minima.
+    fn first_eligible(&self, mut t: u32, eligible: &impl Fn(u64) -> bool) -> Option<u32> {
         while t != NIL {
             let n = self.node(t);
             let left = n.left != NIL && eligible(self.node(n.left).min_vruntime);
@@ -501,7 +506,7 @@ impl Tree {
         let has = |t: u32| t != NIL && eligible(self.node(t).min_vruntime);
         let r = self.node(x).right;
         if has(r) {
-            return Some(self.first_eligible(r, &eligible));
+            return self.first_eligible(r, &eligible);
         }
         let (mut c, mut p) = (x, self.node(x).parent);
         while p != NIL {
@@ -511,27 +516,12 @@ impl Tree {
                     return Some(p);
                 }
                 if has(n.right) {
-                    return Some(self.first_eligible(n.right, &eligible));
+                    return self.first_eligible(n.right, &eligible);
                 }
             }
             (c, p) = (p, n.parent);
         }
         None
-    }
-
-    /// The first node of subtree `t` (which holds an eligible one) whose
-    /// vruntime passes `eligible`.
-    fn first_eligible(&self, mut t: u32, eligible: &impl Fn(u64) -> bool) -> u32 {
-        loop {
-            let n = self.node(t);
-            if n.left != NIL && eligible(self.node(n.left).min_vruntime) {
-                t = n.left;
-            } else if eligible(n.vruntime) {
-                return t;
-            } else {
-                t = n.right;
-            }
-        }
     }
 
     /// Visits linked slots in deadline order.

@@ -20,7 +20,7 @@
 
 use std::ptr;
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering, fence};
 use crate::loom::sync::{Mutex, lock};
 use crate::loom::thread::{self, Thread};
 use crate::task::core::TaskRef;
@@ -56,28 +56,30 @@ fn closed() -> *mut Node {
 /// An intrusive lock-free stack, taken whole.
 struct Stack {
     head: AtomicPtr<Node>,
-    /// About how many messages wait: raised after each push lands, lowered
-    /// by what each take finds, so it can lag a push or briefly dip below
-    /// zero, and settles on the exact count. For heuristics only.
-    len: AtomicIsize,
-    /// Likewise, how many of them the owner pushed itself.
-    own: AtomicIsize,
+    /// About how many messages wait, and how many of those the owner pushed
+    /// itself, in one word (`all + own·2^32`, so that a push updates both
+    /// with one atomic add): raised after each push lands, lowered by what
+    /// each take finds, so it can lag a push or briefly dip below zero, and
+    /// settles on the exact counts. For heuristics only.
+    counts: AtomicI64,
 }
 
 impl Stack {
     fn new() -> Stack {
         Stack {
             head: AtomicPtr::new(ptr::null_mut()),
-            len: AtomicIsize::new(0),
-            own: AtomicIsize::new(0),
+            counts: AtomicI64::new(0),
         }
     }
 
     /// About how many messages wait, and how many of them the owner pushed
-    /// (see `len`).
+    /// (see `counts`).
     fn len(&self) -> (usize, usize) {
-        let count = |c: &AtomicIsize| c.load(Ordering::Relaxed).max(0) as usize;
-        (count(&self.len), count(&self.own))
+        let v = self.counts.load(Ordering::Relaxed);
+        // Two's complement halves: `all` is the low word, sign-extended.
+        let all = i64::from(v as i32);
+        let own = (v - all) >> 32;
+        (all.max(0) as usize, own.max(0) as usize)
     }
 
     /// Pushes `message` (`own`: the owner pushes it), or gives it back if
@@ -104,10 +106,8 @@ impl Stack {
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    self.len.fetch_add(1, Ordering::Relaxed);
-                    if own {
-                        self.own.fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.counts
+                        .fetch_add(1 + (i64::from(own) << 32), Ordering::Relaxed);
                     return Ok(head.is_null());
                 }
                 Err(actual) => head = actual,
@@ -148,11 +148,11 @@ impl Stack {
             // with Release; our Acquire makes its contents visible.
             let node = unsafe { Box::from_raw(head) };
             head = node.next;
-            own += isize::from(node.own);
+            own += i64::from(node.own);
             out.push(node.message);
         }
-        self.len.fetch_sub(out.len() as isize, Ordering::Relaxed);
-        self.own.fetch_sub(own, Ordering::Relaxed);
+        self.counts
+            .fetch_sub(out.len() as i64 + (own << 32), Ordering::Relaxed);
         out.reverse();
         out
     }

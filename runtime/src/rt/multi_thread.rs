@@ -74,13 +74,11 @@ impl Polled {
 /// the wakes waiting in its inbox (see [`Shared::take_stranded`]), in
 /// nanoseconds: longer than a typical poll, so that tasks stay with their
 /// worker unless it is truly stuck.
-#[cfg_attr(loom, allow(dead_code))] // the loom models call `take_woken` directly
 const STRANDED_NS: u64 = 50_000;
 
 /// The longest a watching parked worker sleeps between looks (see
 /// [`Shared::park_worker`]): its watch starts at [`STRANDED_NS`] and doubles
 /// at each look that finds nothing, up to this.
-#[cfg_attr(loom, allow(dead_code))]
 const WATCH_MAX_NS: u64 = 32 * STRANDED_NS;
 
 /// `watcher` when no parked worker watches.

@@ -26,6 +26,12 @@
 //!   really re-picks (refresh of the last runner's ancestors + the
 //!   earliest-eligible walk): the cost of a decision made afresh after every
 //!   poll, which is what `cycle` pays on its one real switch in ~7.
+//! - `yield_round/N`: the runtime's `yield_now` path. `pick()`, a short
+//!   `charge` (90..=210 ns, cycling through `YIELD_RUNS`, as yields of a
+//!   light task measure), then `yield_to_others()`: the yielder is passed
+//!   over once. No deadline is renewed, so the order is by eligibility among
+//!   equal requests; the uneven runs make that order jump about in the queue
+//!   as it would in a worker.
 //! - `enqueue_dequeue/new_remove/N`: `enqueue_new` + `remove` of one extra
 //!   entity. Insert and delete at the position of a newcomer (lag 0, half-slice
 //!   deadline); the extra entity reuses the same slot and mostly the same tree
@@ -63,6 +69,15 @@ const RUNS: [Duration; 8] = [
     Duration::from_micros(180),
     Duration::from_micros(100),
     Duration::from_micros(95),
+];
+
+/// Run lengths of the `yield_round` bench, charged in turn.
+const YIELD_RUNS: [Duration; 5] = [
+    Duration::from_nanos(120),
+    Duration::from_nanos(180),
+    Duration::from_nanos(90),
+    Duration::from_nanos(150),
+    Duration::from_nanos(210),
 ];
 
 type Queue = RunQueue<usize>;
@@ -162,6 +177,35 @@ fn cycle_no_parity(c: &mut Criterion) {
     bench_cycle(c, "cycle_no_parity", Config::new().run_to_parity(false));
 }
 
+/// `yield_round`: every poll ends in a yield, on equal-weight entities.
+fn yield_round(c: &mut Criterion) {
+    let mut group = c.benchmark_group("yield_round");
+    configure(&mut group);
+    for n in SIZES {
+        let mut state = None;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            let (q, k) = state.get_or_insert_with(|| {
+                let mut q = Queue::new(Config::new()).expect("valid config");
+                for i in 0..n {
+                    q.enqueue_new(Params::new(), i);
+                }
+                (q, 0usize)
+            });
+            b.iter(|| {
+                let Pick::Run(id) = q.pick() else {
+                    unreachable!("nothing blocks, so every pick runs an entity")
+                };
+                *k = k.wrapping_add(1);
+                let ran = YIELD_RUNS[*k % YIELD_RUNS.len()];
+                black_box(q.charge(ran).expect("an entity is running"));
+                q.yield_to_others().expect("an entity is running");
+                id
+            });
+        });
+    }
+    group.finish();
+}
+
 fn enqueue_dequeue(c: &mut Criterion) {
     let mut group = c.benchmark_group("enqueue_dequeue");
     configure(&mut group);
@@ -197,5 +241,11 @@ fn enqueue_dequeue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cycle_parity, cycle_no_parity, enqueue_dequeue);
+criterion_group!(
+    benches,
+    cycle_parity,
+    cycle_no_parity,
+    yield_round,
+    enqueue_dequeue
+);
 criterion_main!(benches);

@@ -121,6 +121,13 @@ pub struct RunQueue<T> {
     /// The entity that yielded to others: the next pick passes it over if any
     /// other entity is eligible. NIL if none.
     skip: u32,
+    /// The entity the last pick chose, while still linked (else NIL), and a
+    /// lower bound on the vruntimes of the linked entities ordered before it
+    /// (`zero + 2^62` for none). When it yields and that bound is not
+    /// eligible, the next pick searches forward from it instead of from the
+    /// root: a round of yields through the queue costs O(1) per pick.
+    finger: u32,
+    before_finger: u64,
     /// The running entity is protected until its vruntime reaches this (run
     /// to parity); meaningless while nothing runs. One per queue, as only
     /// the running entity is ever protected.
@@ -165,6 +172,8 @@ impl<T> RunQueue<T> {
             stale: NIL,
             stale_from: 0,
             skip: NIL,
+            finger: NIL,
+            before_finger: 0,
             vprot: 0,
             nr_queued: 0,
             nr_delayed: 0,
@@ -436,15 +445,30 @@ impl<T> RunQueue<T> {
     }
 
     fn avg(&self) -> u64 {
+        self.zero.wrapping_add(self.avg_key().unwrap_or(0) as u64)
+    }
+
+    /// `⌊K/W⌋`, the key of V; `None` when nothing is queued.
+    #[inline]
+    fn avg_key(&self) -> Option<i64> {
         let (k, l) = self.load();
         if l == 0 {
-            return self.zero;
+            return None;
         }
-        let off = match i64::try_from(k) {
+        Some(match i64::try_from(k) {
             Ok(k) => k.div_euclid(l as i64),
             Err(_) => k.div_euclid(i128::from(l)) as i64,
-        };
-        self.zero.wrapping_add(off as u64)
+        })
+    }
+
+    /// [`eligible`](Self::eligible) for a search that tests many vruntimes:
+    /// V is divided out once, and each test is one comparison (for integers,
+    /// `key·W ≤ K` exactly when `key ≤ ⌊K/W⌋`). That keeps a multiplication
+    /// out of every step of a walk down the tree.
+    #[inline]
+    fn eligible_test(&self) -> impl Fn(u64) -> bool + use<T> {
+        let (zero, bound) = (self.zero, self.avg_key().unwrap_or(i64::MAX));
+        move |v| (v.wrapping_sub(zero) as i64) <= bound
     }
 
     /// Moves the zero point to V.
@@ -454,6 +478,8 @@ impl<T> RunQueue<T> {
         let delta = v.wrapping_sub(self.zero) as i64;
         self.sum_wkey -= i128::from(self.sum_w) * i128::from(delta);
         self.zero = v;
+        // `before_finger`'s "none" is relative to the zero point.
+        self.finger = NIL;
     }
 
     fn vslice(&self, idx: u32) -> u64 {
@@ -467,6 +493,10 @@ impl<T> RunQueue<T> {
         self.sum_wkey += i128::from(w) * i128::from(self.key(self.tree.node(idx).vruntime));
         self.sum_w += u64::from(w);
         self.tree.insert(idx);
+        if self.finger != NIL && self.tree.less(idx, self.finger) {
+            let v = self.tree.node(idx).vruntime;
+            self.before_finger = vt_min(self.before_finger, v);
+        }
     }
 
     /// Unlinks `idx` from the tree and the sums.
@@ -474,6 +504,9 @@ impl<T> RunQueue<T> {
         let w = self.slots[idx as usize].weight;
         let v = self.tree.node(idx).vruntime;
         self.tree.remove(idx);
+        if self.finger == idx {
+            self.finger = NIL;
+        }
         if self.stale == idx {
             // Removal recomputed every ancestor from its children.
             self.stale = NIL;
@@ -633,23 +666,13 @@ impl<T> RunQueue<T> {
         if self.key(self.tree.node(left).vruntime).unsigned_abs() > RECENTER_THRESHOLD {
             self.recenter();
         }
-        let (k, l) = self.load();
-        let mut idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
-            left
-        } else {
-            self.refresh();
-            match self.tree.pick(|v| self.eligible(v, k, l)) {
-                Some(idx) => idx,
-                None => {
-                    debug_assert!(false, "a non-empty queue has no eligible entity");
-                    left
-                }
-            }
-        };
         let skip = std::mem::replace(&mut self.skip, NIL);
-        if idx == skip && self.nr_queued > 1 {
-            idx = self.pick_other(skip, k, l).unwrap_or(skip);
-        }
+        let idx = if skip != NIL && skip == self.finger && self.nr_queued > 1 {
+            self.pick_after_yield(skip)
+        } else {
+            self.pick_first(left, skip)
+        };
+        self.finger = idx;
         if self.slots[idx as usize].state == SlotState::Delayed {
             self.unlink(idx);
             let s = &mut self.slots[idx as usize];
@@ -677,14 +700,62 @@ impl<T> RunQueue<T> {
         vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
-    /// The earliest eligible deadline other than `skip`, which was the
-    /// earliest eligible one (eligibility still judged against the full
-    /// queue's `V`): the first eligible entity after it in deadline order.
-    /// A search only; the tree is left as it is.
-    #[cold]
-    fn pick_other(&mut self, skip: u32, k: i128, l: u64) -> Option<u32> {
+    /// The eligible entity with the earliest deadline, other than `skip`
+    /// (NIL, or the entity that yielded) unless nothing else is eligible;
+    /// eligibility is judged against the full queue's `V`. Sets
+    /// `before_finger` for the answer.
+    fn pick_first(&mut self, left: u32, skip: u32) -> u32 {
+        let none = self.zero.wrapping_add(1 << 62);
+        let (k, l) = self.load();
+        let mut passed = none;
+        let mut idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
+            left
+        } else {
+            self.refresh();
+            match self.tree.pick(self.eligible_test(), &mut passed) {
+                Some(idx) => idx,
+                None => {
+                    debug_assert!(false, "a non-empty queue has no eligible entity");
+                    passed = none;
+                    left
+                }
+            }
+        };
+        if idx == skip && self.nr_queued > 1 {
+            // The first eligible entity after it in deadline order, if any.
+            self.refresh();
+            let mut after = vt_min(passed, self.tree.node(skip).vruntime);
+            if let Some(next) = self
+                .tree
+                .next_eligible(skip, self.eligible_test(), &mut after)
+            {
+                (idx, passed) = (next, after);
+            }
+        }
+        self.before_finger = passed;
+        idx
+    }
+
+    /// [`pick_first`](Self::pick_first) for a pick right after the last one
+    /// yielded: if no entity before the yielder can be eligible, the answer
+    /// is the first eligible one after it, or the yielder itself. A search
+    /// forward from the yielder, which in a round of yields is the next
+    /// entity in order.
+    fn pick_after_yield(&mut self, skip: u32) -> u32 {
+        let eligible = self.eligible_test();
+        if eligible(self.before_finger) {
+            let left = self.tree.leftmost().unwrap_or(skip);
+            return self.pick_first(left, skip);
+        }
         self.refresh();
-        self.tree.next_eligible(skip, |v| self.eligible(v, k, l))
+        let mut after = vt_min(self.before_finger, self.tree.node(skip).vruntime);
+        match self.tree.next_eligible(skip, eligible, &mut after) {
+            Some(next) => {
+                self.before_finger = after;
+                next
+            }
+            None => skip,
+        }
     }
 
     /// Whether the running entity would stay queued as delayed if it blocked
@@ -900,6 +971,8 @@ impl<T> RunQueue<T> {
             self.tree.remove(c);
             self.tree.node_mut(c).deadline = d;
             self.tree.insert(c);
+            // It moved in the order.
+            self.finger = NIL;
             self.stale = NIL;
         } else if dv != 0 && self.stale != c {
             self.stale = c;

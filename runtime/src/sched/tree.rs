@@ -155,7 +155,7 @@ impl Tree {
     }
 
     #[inline]
-    fn less(&self, a: u32, b: u32) -> bool {
+    pub(crate) fn less(&self, a: u32, b: u32) -> bool {
         let (x, y) = (self.node(a), self.node(b));
         if x.deadline == y.deadline {
             x.seq < y.seq
@@ -453,45 +453,72 @@ impl Tree {
     /// did not get it from `x`, and neither did any ancestor above it (their
     /// minima are lower still), so the walk up recomputes only the ancestors
     /// whose minimum equals `old`, and stops at the first one that does not,
-    /// without reading its children.
+    /// without reading its children. The walk also stops at the first node
+    /// whose minimum comes out unchanged (another entity in its subtree
+    /// holds it): nothing above can change either. With many entities at
+    /// one vruntime, as after a spawn burst, that is usually `x` or its
+    /// parent, so a charge costs O(1) instead of a walk to the root.
     pub(crate) fn refresh(&mut self, x: u32, old: u64) {
-        self.update(x);
-        let mut t = self.node(x).parent;
-        while t != NIL && self.node(t).min_vruntime == old {
+        let mut t = x;
+        loop {
+            let before = self.node(t).min_vruntime;
             self.update(t);
+            if self.node(t).min_vruntime == before {
+                return;
+            }
             t = self.node(t).parent;
+            if t == NIL || self.node(t).min_vruntime != old {
+                return;
+            }
         }
     }
 
     /// The earliest-deadline entity whose vruntime passes `eligible`, which must be
     /// monotone (true for all vruntimes below some bound). O(1) when the earliest
-    /// deadline is eligible, one root-to-leaf walk otherwise.
+    /// deadline is eligible, one root-to-leaf walk otherwise. Every node
+    /// ordered before the answer (every node, if there is none) is folded
+    /// into `passed` with [`vt_min`]: what a later search starting from the
+    /// answer needs to know about the nodes it will not look at again.
     #[inline]
-    pub(crate) fn pick(&self, eligible: impl Fn(u64) -> bool) -> Option<u32> {
+    pub(crate) fn pick(&self, eligible: impl Fn(u64) -> bool, passed: &mut u64) -> Option<u32> {
         if self.leftmost == NIL {
             return None;
         }
         if eligible(self.node(self.leftmost).vruntime) {
             return Some(self.leftmost);
         }
-        self.pick_slow(eligible)
+        self.pick_slow(eligible, passed)
     }
 
     #[cold]
-    fn pick_slow(&self, eligible: impl Fn(u64) -> bool) -> Option<u32> {
-        self.first_eligible(self.root, &eligible)
+    fn pick_slow(&self, eligible: impl Fn(u64) -> bool, passed: &mut u64) -> Option<u32> {
+        self.first_eligible(self.root, &eligible, passed)
     }
 
     /// The first node of subtree `t` in tree order whose vruntime passes
-    /// `eligible`, if any: one walk down, steered by the minima.
-    fn first_eligible(&self, mut t: u32, eligible: &impl Fn(u64) -> bool) -> Option<u32> {
+    /// `eligible`, if any: one walk down, steered by the minima. Folds the
+    /// subtree's nodes before it into `passed`.
+    fn first_eligible(
+        &self,
+        mut t: u32,
+        eligible: &impl Fn(u64) -> bool,
+        passed: &mut u64,
+    ) -> Option<u32> {
         while t != NIL {
             let n = self.node(t);
-            let left = n.left != NIL && eligible(self.node(n.left).min_vruntime);
-            // Taken once per search, so well predicted; the way down is a
-            // select rather than a branch.
-            if !left && eligible(n.vruntime) {
-                return Some(t);
+            let mut left = false;
+            if n.left != NIL {
+                let min = self.node(n.left).min_vruntime;
+                left = eligible(min);
+                if !left {
+                    *passed = vt_min(*passed, min);
+                }
+            }
+            if !left {
+                if eligible(n.vruntime) {
+                    return Some(t);
+                }
+                *passed = vt_min(*passed, n.vruntime);
             }
             t = if left { n.left } else { n.right };
         }
@@ -502,11 +529,29 @@ impl Tree {
     /// passes `eligible` (monotone, as for [`pick`](Self::pick)), found
     /// without changing the tree: first in `x`'s right subtree, then at each
     /// ancestor `x` lies left of (the ancestor, then its right subtree).
-    pub(crate) fn next_eligible(&self, x: u32, eligible: impl Fn(u64) -> bool) -> Option<u32> {
-        let has = |t: u32| t != NIL && eligible(self.node(t).min_vruntime);
+    /// Every node between `x` and the answer (every node after `x`, if there
+    /// is none) is folded into `passed`. Stepping from one node to the next
+    /// in order costs O(1) amortized, so a round of yields through the whole
+    /// queue does not walk down from the root for each.
+    pub(crate) fn next_eligible(
+        &self,
+        x: u32,
+        eligible: impl Fn(u64) -> bool,
+        passed: &mut u64,
+    ) -> Option<u32> {
+        // Whether subtree `t` holds an eligible node; if not, it is passed.
+        let has = |t: u32, passed: &mut u64| {
+            t != NIL && {
+                let min = self.node(t).min_vruntime;
+                eligible(min) || {
+                    *passed = vt_min(*passed, min);
+                    false
+                }
+            }
+        };
         let r = self.node(x).right;
-        if has(r) {
-            return self.first_eligible(r, &eligible);
+        if has(r, passed) {
+            return self.first_eligible(r, &eligible, passed);
         }
         let (mut c, mut p) = (x, self.node(x).parent);
         while p != NIL {
@@ -515,8 +560,9 @@ impl Tree {
                 if eligible(n.vruntime) {
                     return Some(p);
                 }
-                if has(n.right) {
-                    return self.first_eligible(n.right, &eligible);
+                *passed = vt_min(*passed, n.vruntime);
+                if has(n.right, passed) {
+                    return self.first_eligible(n.right, &eligible, passed);
                 }
             }
             (c, p) = (p, n.parent);
@@ -617,10 +663,18 @@ mod tests {
                     let mut order = Vec::new();
                     tree.for_each(|n| order.push(n));
                     let want = order.iter().copied().find(|&n| eligible(tree.node(n).vruntime));
-                    prop_assert_eq!(tree.pick(eligible), want);
+                    // `passed` is the minimum of the nodes before the answer.
+                    let sentinel = base.wrapping_add(1 << 62);
+                    let fold = |nodes: &[u32]| nodes.iter().fold(sentinel, |m, &n| vt_min(m, tree.node(n).vruntime));
+                    let position = |x: Option<u32>| x.map_or(order.len(), |x| order.iter().position(|&n| n == x).unwrap());
+                    let mut passed = sentinel;
+                    prop_assert_eq!(tree.pick(eligible, &mut passed), want);
+                    prop_assert_eq!(passed, fold(&order[..position(want)]));
                     for (i, &x) in order.iter().enumerate() {
                         let after = order[i + 1..].iter().copied().find(|&n| eligible(tree.node(n).vruntime));
-                        prop_assert_eq!(tree.next_eligible(x, eligible), after);
+                        let mut passed = sentinel;
+                        prop_assert_eq!(tree.next_eligible(x, eligible, &mut passed), after);
+                        prop_assert_eq!(passed, fold(&order[i + 1..position(after)]));
                     }
                 }
             }

@@ -21,7 +21,8 @@
 //! task cannot be picked (or stolen) and polled again before its switch-out
 //! calls are done. With no hook and no notifier, each side costs one branch.
 
-use std::ptr::NonNull;
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -56,12 +57,24 @@ pub(crate) struct Core {
 /// A poll about to run, from [`Core::start_poll`].
 pub(crate) struct Started {
     id: EntityId,
-    pub(crate) task: TaskRef,
+    /// The run queue's own reference to the task, borrowed for the poll
+    /// without touching the count (two atomic operations per poll saved).
+    /// Sound because the queue keeps that reference until
+    /// [`Core::finish_poll`]: only the worker that polls a running entity
+    /// removes it (stealers and `drain_and_give` take runnable entities
+    /// only, and a worker shuts its core down itself, between polls), and
+    /// `finish_poll` keeps what it removes alive until it is done.
+    task: ManuallyDrop<TaskRef>,
     /// When the poll started, on the scheduler's [`clock`].
     pub(crate) start: u64,
 }
 
 impl Started {
+    /// The task being polled.
+    pub(crate) fn task(&self) -> &TaskRef {
+        &self.task
+    }
+
     /// Reads the clock at the poll's end: how long it ran, to charge it, and
     /// when it ended. Under loom every poll counts 1 ms: the models must make
     /// the same scheduling decisions on every replay of an interleaving, so no
@@ -252,8 +265,13 @@ impl Core {
                     continue;
                 }
             };
-            let task = self.queue.get(id).expect("a picked entity is live").clone();
+            let queued: *const TaskRef = self.queue.get(id).expect("a picked entity is live");
+            // SAFETY: a bitwise copy of the queue's reference, never dropped
+            // (so the count stays as it is), used only while the queue holds
+            // the original: see `Started::task`.
+            let task = ManuallyDrop::new(unsafe { ptr::read(queued) });
             if task.header().state.to_running() == ToRunning::Cancel {
+                let task = TaskRef::clone(&task);
                 drop(self.finish_cancelled(id, &task));
                 continue;
             }
@@ -293,6 +311,7 @@ impl Core {
     /// the pending wake, drops), so a joiner finds the switch-out calls done.
     pub(crate) fn finish_poll(&mut self, started: Started, result: Poll<JoinWake>, ran: Duration) {
         let Started { id, task, start } = started;
+        let task: &TaskRef = &task;
         let ctx = context::end_poll();
         let charge = self.queue.charge(ran).expect("the polled task is running");
         if let Some(weight) = ctx.and_then(|c| c.reweight) {
@@ -313,11 +332,13 @@ impl Core {
         if result.is_ready() {
             // The poll completed the task (output stored; its joiner is
             // woken when `result` drops, after the switch-out calls).
-            self.queue.remove(id).expect("a finished task is live");
+            // Held to the end: `task` borrows this reference.
+            let owned = self.queue.remove(id).expect("a finished task is live");
             header.stats.poll_ends(ran, SwitchReason::Completed);
             self.publish();
-            self.switched_out(&task, None, SwitchReason::Completed, notifiers);
+            self.switched_out(task, None, SwitchReason::Completed, notifiers);
             drop(result);
+            drop(owned);
             return;
         }
         let block = if self.queue.would_delay() {
@@ -327,6 +348,9 @@ impl Core {
         };
         let (fate, now) = header.state.after_poll(block);
         let mut join_wake = None;
+        // What a cancellation removes from the queue, held to the end:
+        // `task` borrows this reference.
+        let mut owned = None;
         let reason = match fate {
             AfterPoll::Requeue => {
                 self.queue.yield_to_others().expect("still running");
@@ -342,20 +366,23 @@ impl Core {
                 SwitchReason::Blocked
             }
             AfterPoll::Cancel => {
+                let task = TaskRef::clone(task);
                 join_wake = Some(self.finish_cancelled(id, &task));
+                owned = Some(task);
                 SwitchReason::Completed
             }
         };
         header.stats.poll_ends(ran, reason);
         let avg = self.publish();
         if reason != SwitchReason::Completed {
-            self.publish_task_at(id, &task, avg);
+            self.publish_task_at(id, task, avg);
         }
         // A cancelled task's state changed after the CAS (it completed): its
         // final state is the one to show.
         let now = (fate != AfterPoll::Cancel).then_some(now);
-        self.switched_out(&task, now, reason, notifiers);
+        self.switched_out(task, now, reason, notifiers);
         drop(join_wake);
+        drop(owned);
     }
 
     /// Tells the switch-out hook and the notifiers. `state` is the value the
@@ -397,7 +424,7 @@ impl Core {
         let Some(started) = self.start_poll() else {
             return false;
         };
-        let result = started.task.poll();
+        let result = started.task().poll();
         let (ran, end) = started.stop();
         self.finish_poll(started, result, ran);
         self.resume_at(end);
@@ -489,7 +516,7 @@ mod tests {
         let tasks: Vec<TaskRef> = (0..4).map(|_| spawn_into(&mut a)).collect();
         // One task runs 300 µs and stays running; the others are owed service.
         let started = a.start_poll().expect("a task to run");
-        let running = started.task.clone();
+        let running = started.task().clone();
         a.queue.charge(Duration::from_micros(300)).unwrap();
         let before: Vec<i64> = tasks
             .iter()
@@ -539,7 +566,7 @@ mod tests {
         let _tasks: Vec<TaskRef> = (0..3).map(|_| spawn_into(&mut a)).collect();
         // Run one task well past its fair share, then let it block: delayed.
         let started = a.start_poll().unwrap();
-        let delayed = started.task.clone();
+        let delayed = started.task().clone();
         a.finish_poll(started, Poll::Pending, Duration::from_millis(5));
         assert!(delayed.header().state.load().is_delayed());
         let given = a.give(10);

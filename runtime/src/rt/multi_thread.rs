@@ -480,7 +480,7 @@ impl Shared {
             self.notify_idle(index);
         }
         let started = started?;
-        let result = started.task.poll();
+        let result = started.task().poll();
         let (ran, end) = started.stop();
         Some(Polled {
             started,

@@ -557,7 +557,6 @@ mod tests {
             );
         }
         assert_eq!(b.nr_runnable(), 3);
-        drop(started);
     }
 
     #[test]

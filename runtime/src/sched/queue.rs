@@ -23,6 +23,7 @@
 //! entity, so vruntime is exactly `⌊1024·service/w⌋` and rounding never
 //! accumulates: a simulation can compare against the ideal fluid schedule exactly.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -42,6 +43,8 @@ enum SlotState {
     Free,
     Sleeping,
     Runnable,
+    /// Runnable, waiting in the lane (not linked): see `RunQueue::lane`.
+    Lane,
     Running,
     Delayed,
 }
@@ -128,6 +131,15 @@ pub struct RunQueue<T> {
     /// root: a round of yields through the queue costs O(1) per pick.
     finger: u32,
     before_finger: u64,
+    /// New entities that arrived together (a spawn burst: one vruntime, one
+    /// deadline, one slice), waiting in insertion order outside the tree.
+    /// They count in the sums like linked entities and hold their sequence
+    /// numbers, so the order is what it would be with them linked. A pick
+    /// compares the front with the tree's candidate and links it only when
+    /// it wins, so a burst that runs to completion in order never fills the
+    /// tree; anything else that concerns a waiting entity links the lane
+    /// first.
+    lane: VecDeque<u32>,
     /// The running entity is protected until its vruntime reaches this (run
     /// to parity); meaningless while nothing runs. One per queue, as only
     /// the running entity is ever protected.
@@ -174,6 +186,7 @@ impl<T> RunQueue<T> {
             skip: NIL,
             finger: NIL,
             before_finger: 0,
+            lane: VecDeque::new(),
             vprot: 0,
             nr_queued: 0,
             nr_delayed: 0,
@@ -489,13 +502,71 @@ impl<T> RunQueue<T> {
 
     /// Links `idx` into the tree and the sums.
     fn link(&mut self, idx: u32) {
+        self.add_to_sums(idx);
+        if self.tree.seqs_exhausted() {
+            // The insertion renumbers the linked nodes; none may wait outside.
+            self.flush_lane();
+        }
+        self.tree.insert(idx);
+        self.note_linked(idx);
+    }
+
+    /// Counts queued `idx` in `K` and `W`.
+    fn add_to_sums(&mut self, idx: u32) {
         let w = self.slots[idx as usize].weight;
         self.sum_wkey += i128::from(w) * i128::from(self.key(self.tree.node(idx).vruntime));
         self.sum_w += u64::from(w);
-        self.tree.insert(idx);
+    }
+
+    /// Keeps `before_finger` a lower bound after `idx` was linked.
+    fn note_linked(&mut self, idx: u32) {
         if self.finger != NIL && self.tree.less(idx, self.finger) {
             let v = self.tree.node(idx).vruntime;
             self.before_finger = vt_min(self.before_finger, v);
+        }
+    }
+
+    /// Moves the lane's front into the tree, with its sequence number.
+    fn link_lane_front(&mut self) -> Option<u32> {
+        let idx = self.lane.pop_front()?;
+        self.slots[idx as usize].state = SlotState::Runnable;
+        self.tree.insert_keeping_seq(idx);
+        self.note_linked(idx);
+        Some(idx)
+    }
+
+    /// Links every entity waiting in the lane.
+    fn flush_lane(&mut self) {
+        while self.link_lane_front().is_some() {}
+    }
+
+    /// Whether new entity `idx` (placed, not linked) can wait in the lane:
+    /// it is empty, or `idx` has the same vruntime, deadline and slice as
+    /// those waiting. If so, it is put there.
+    fn join_lane(&mut self, idx: u32) -> bool {
+        if let Some(&back) = self.lane.back() {
+            let (b, n) = (self.tree.node(back), self.tree.node(idx));
+            if (b.vruntime, b.deadline, b.slice) != (n.vruntime, n.deadline, n.slice) {
+                return false;
+            }
+        }
+        let Some(seq) = self.tree.take_seq() else {
+            return false;
+        };
+        self.tree.set_seq(idx, seq);
+        self.add_to_sums(idx);
+        self.slots[idx as usize].state = SlotState::Lane;
+        self.lane.push_back(idx);
+        true
+    }
+
+    /// Smallest and largest slice over the queued entities.
+    fn slice_range(&self) -> Option<(u32, u32)> {
+        let lane = self.lane.front().map(|&f| self.tree.node(f).slice);
+        match (self.tree.slice_range(), lane) {
+            (Some((lo, hi)), Some(s)) => Some((lo.min(s), hi.max(s))),
+            (range, None) => range,
+            (None, Some(s)) => Some((s, s)),
         }
     }
 
@@ -527,7 +598,7 @@ impl<T> RunQueue<T> {
     /// The stored-lag clamp: `(largest queued slice + tick)·1024/w`.
     fn clamp_vlag(&self, idx: u32, vlag: i64) -> i64 {
         let mut max_slice = self.tree.node(idx).slice;
-        if let Some((_, hi)) = self.tree.slice_range() {
+        if let Some((_, hi)) = self.slice_range() {
             max_slice = max_slice.max(hi);
         }
         let limit = (u64::from(max_slice) + self.tick) * u64::from(NICE_0_WEIGHT)
@@ -622,9 +693,11 @@ impl<T> RunQueue<T> {
         let v = self.place(idx, 0);
         let d = v.wrapping_add(self.vslice(idx) / 2);
         self.tree.node_mut(idx).deadline = d;
-        self.slots[idx as usize].state = SlotState::Runnable;
-        self.link(idx);
         self.nr_queued += 1;
+        if !self.join_lane(idx) {
+            self.slots[idx as usize].state = SlotState::Runnable;
+            self.link(idx);
+        }
         self.id_of(idx)
     }
 
@@ -660,18 +733,50 @@ impl<T> RunQueue<T> {
             self.curr = NIL;
             self.slots[c as usize].state = SlotState::Runnable;
         }
-        let Some(left) = self.tree.leftmost() else {
-            return Pick::Idle;
+        let first = match (self.tree.leftmost(), self.lane.front()) {
+            (Some(left), _) => left,
+            (None, Some(&front)) => front,
+            (None, None) => return Pick::Idle,
         };
-        if self.key(self.tree.node(left).vruntime).unsigned_abs() > RECENTER_THRESHOLD {
+        if self.key(self.tree.node(first).vruntime).unsigned_abs() > RECENTER_THRESHOLD {
             self.recenter();
         }
         let skip = std::mem::replace(&mut self.skip, NIL);
-        let idx = if skip != NIL && skip == self.finger && self.nr_queued > 1 {
-            self.pick_after_yield(skip)
-        } else {
-            self.pick_first(left, skip)
+        let mut idx = match self.tree.leftmost() {
+            None => {
+                self.before_finger = self.zero.wrapping_add(1 << 62);
+                NIL
+            }
+            Some(_) if skip != NIL && skip == self.finger && self.nr_queued > 1 => {
+                self.pick_after_yield(skip)
+            }
+            Some(left) => self.pick_first(left, skip),
         };
+        // The lane's front competes with the tree's answer: it wins if it is
+        // eligible and comes first, or if the tree offers only the yielder
+        // or nothing. (`before_finger`, a bound over the tree's nodes before
+        // the tree's answer, holds for the ones before the front too.)
+        if let Some(&front) = self.lane.front() {
+            let eligible = self.eligible_test();
+            if eligible(self.tree.node(front).vruntime)
+                && (idx == NIL || idx == skip || self.tree.less(front, idx))
+            {
+                if idx == skip && idx != NIL {
+                    // The bound covers the nodes before the yielder, not
+                    // those between it and the front: the next search after
+                    // a yield starts from the root.
+                    self.before_finger = self.zero.wrapping_sub(1 << 62);
+                }
+                idx = self.link_lane_front().expect("the lane has a front");
+            }
+        }
+        if idx == NIL {
+            debug_assert!(false, "a non-empty queue has no eligible entity");
+            idx = first;
+            if self.slots[idx as usize].state == SlotState::Lane {
+                idx = self.link_lane_front().expect("the lane has a front");
+            }
+        }
         self.finger = idx;
         if self.slots[idx as usize].state == SlotState::Delayed {
             self.unlink(idx);
@@ -685,7 +790,7 @@ impl<T> RunQueue<T> {
         self.curr = idx;
         self.slots[idx as usize].state = SlotState::Running;
         let n = self.tree.node(idx);
-        let min_slice = self.tree.slice_range().map_or(n.slice, |(lo, _)| lo);
+        let min_slice = self.slice_range().map_or(n.slice, |(lo, _)| lo);
         let vmin = u64::from(min_slice) * u64::from(NICE_0_WEIGHT)
             / u64::from(self.slots[idx as usize].weight);
         self.vprot = vt_min(n.deadline, n.vruntime.wrapping_add(vmin));
@@ -700,10 +805,10 @@ impl<T> RunQueue<T> {
         vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
-    /// The eligible entity with the earliest deadline, other than `skip`
-    /// (NIL, or the entity that yielded) unless nothing else is eligible;
-    /// eligibility is judged against the full queue's `V`. Sets
-    /// `before_finger` for the answer.
+    /// The linked eligible entity with the earliest deadline, other than
+    /// `skip` (NIL, or the entity that yielded) unless nothing else linked is
+    /// eligible; NIL if none is (the lane's may be). Eligibility is judged
+    /// against the full queue's `V`. Sets `before_finger` for the answer.
     fn pick_first(&mut self, left: u32, skip: u32) -> u32 {
         let none = self.zero.wrapping_add(1 << 62);
         let (k, l) = self.load();
@@ -712,16 +817,12 @@ impl<T> RunQueue<T> {
             left
         } else {
             self.refresh();
-            match self.tree.pick(self.eligible_test(), &mut passed) {
-                Some(idx) => idx,
-                None => {
-                    debug_assert!(false, "a non-empty queue has no eligible entity");
-                    passed = none;
-                    left
-                }
-            }
+            // None when only the lane's entities are eligible.
+            self.tree
+                .pick(self.eligible_test(), &mut passed)
+                .unwrap_or(NIL)
         };
-        if idx == skip && self.nr_queued > 1 {
+        if idx == skip && skip != NIL && self.nr_queued > 1 {
             // The first eligible entity after it in deadline order, if any.
             self.refresh();
             let mut after = vt_min(passed, self.tree.node(skip).vruntime);
@@ -867,19 +968,38 @@ impl<T> RunQueue<T> {
     pub fn migratable(&self, max: usize) -> Vec<EntityId> {
         let (k, l) = self.load();
         let (mut eligible, mut rest) = (Vec::new(), Vec::new());
-        // The linked entities only, in deadline order: sleeping ones, however
-        // many, cost nothing here.
-        self.tree.in_order_while(|i| {
-            if self.slots[i as usize].state == SlotState::Runnable {
-                let id = self.id_of(i);
-                if self.eligible(self.tree.node(i).vruntime, k, l) {
-                    eligible.push(id);
-                } else if rest.len() < max {
-                    rest.push(id);
-                }
+        let mut offer = |i: u32| {
+            let id = self.id_of(i);
+            if self.eligible(self.tree.node(i).vruntime, k, l) {
+                eligible.push(id);
+            } else if rest.len() < max {
+                rest.push(id);
             }
             eligible.len() < max
+        };
+        // The queued entities only, in deadline order, the lane's merged in
+        // where they belong: sleeping ones, however many, cost nothing here.
+        let mut lane = self.lane.iter().copied().peekable();
+        let mut more = true;
+        self.tree.in_order_while(|i| {
+            while let Some(front) = lane.next_if(|&f| self.tree.less(f, i)) {
+                more = offer(front);
+                if !more {
+                    return false;
+                }
+            }
+            if self.slots[i as usize].state == SlotState::Runnable {
+                more = offer(i);
+            }
+            more
         });
+        if more {
+            for front in lane {
+                if !offer(front) {
+                    break;
+                }
+            }
+        }
         eligible.extend(rest);
         eligible.truncate(max);
         eligible
@@ -1105,7 +1225,7 @@ impl<T> RunQueue<T> {
     pub fn wake(&mut self, id: EntityId) -> Result<Wake, Error> {
         let idx = self.slot_of(id)?;
         match self.slots[idx as usize].state {
-            SlotState::Runnable | SlotState::Running => Err(Error::AlreadyQueued),
+            SlotState::Runnable | SlotState::Lane | SlotState::Running => Err(Error::AlreadyQueued),
             SlotState::Delayed => {
                 let v = self.tree.node(idx).vruntime;
                 if vt_before(v, self.avg()) {
@@ -1174,7 +1294,11 @@ impl<T> RunQueue<T> {
     /// ```
     pub fn remove(&mut self, id: EntityId) -> Result<T, Error> {
         let idx = self.slot_of(id)?;
+        if self.slots[idx as usize].state == SlotState::Lane {
+            self.flush_lane();
+        }
         match self.slots[idx as usize].state {
+            SlotState::Lane => unreachable!("the lane was just emptied"),
             SlotState::Running | SlotState::Runnable => {
                 if self.curr == idx {
                     self.curr = NIL;
@@ -1215,7 +1339,11 @@ impl<T> RunQueue<T> {
     /// ```
     pub fn migrate_out(&mut self, id: EntityId) -> Result<Migrant<T>, Error> {
         let idx = self.slot_of(id)?;
+        if self.slots[idx as usize].state == SlotState::Lane {
+            self.flush_lane();
+        }
         let (vlag, rel_deadline, queued) = match self.slots[idx as usize].state {
+            SlotState::Lane => unreachable!("the lane was just emptied"),
             SlotState::Running => return Err(Error::Running),
             SlotState::Delayed => return Err(Error::Delayed),
             SlotState::Runnable => {
@@ -1320,6 +1448,9 @@ impl<T> RunQueue<T> {
     pub fn reweight(&mut self, id: EntityId, weight: Weight) -> Result<(), Error> {
         let idx = self.slot_of(id)?;
         let (w_old, w_new) = (self.slots[idx as usize].weight, weight.get());
+        if self.slots[idx as usize].state == SlotState::Lane {
+            self.flush_lane();
+        }
         let state = self.slots[idx as usize].state;
         if state == SlotState::Sleeping {
             let s = &mut self.slots[idx as usize];
@@ -1376,6 +1507,12 @@ impl<T> RunQueue<T> {
         Ok(())
     }
 
+    /// How many entities are linked in the tree; for tests.
+    #[cfg(test)]
+    pub(crate) fn nr_linked(&self) -> usize {
+        self.tree.len()
+    }
+
     /// Checks every internal invariant against a brute-force recomputation; for
     /// tests. Panics on the first violation.
     #[cfg(test)]
@@ -1399,12 +1536,40 @@ impl<T> RunQueue<T> {
             assert_eq!(s.state == SlotState::Running, self.curr == i as u32, "curr");
         }
         assert_eq!((k, l), (self.sum_wkey, self.sum_w), "weighted sums");
-        assert_eq!(queued, self.tree.len(), "every queued entity is linked");
+        let mut prev = None;
+        for &i in &self.lane {
+            assert_eq!(self.slots[i as usize].state, SlotState::Lane, "lane state");
+            if let Some(p) = prev {
+                let (a, b) = (self.tree.node(p), self.tree.node(i));
+                assert_eq!(
+                    (a.vruntime, a.deadline, a.slice),
+                    (b.vruntime, b.deadline, b.slice)
+                );
+                assert!(self.tree.less(p, i), "the lane is in order");
+            }
+            prev = Some(i);
+        }
+        let in_lane = self
+            .slots
+            .iter()
+            .filter(|s| s.state == SlotState::Lane)
+            .count();
+        assert_eq!(in_lane, self.lane.len(), "lane membership");
+        assert_eq!(
+            queued,
+            self.tree.len() + self.lane.len(),
+            "every queued entity is linked or in the lane"
+        );
         assert_eq!(
             (queued, delayed, live),
             (self.nr_queued, self.nr_delayed, self.live)
         );
-        if let Some(min_v) = self.tree.min_vruntime() {
+        let lane_v = self.lane.front().map(|&f| self.tree.node(f).vruntime);
+        let min_v = match (self.tree.min_vruntime(), lane_v) {
+            (Some(a), Some(b)) => Some(vt_min(a, b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(min_v) = min_v {
             // Lemma: some queued entity is eligible; V is the floored mean.
             let (k, l) = self.load();
             let v = self.avg();

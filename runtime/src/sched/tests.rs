@@ -270,3 +270,35 @@ fn migratable_offers_runnable_entities_eligible_first_in_deadline_order() {
     assert_eq!(q.migratable(1), [ids[3]]);
     assert_eq!(q.migratable(0), []);
 }
+
+#[test]
+fn migratable_merges_waiting_newcomers_into_deadline_order() {
+    let mut q = RunQueue::new(Config::new()).unwrap();
+    // One burst: `a` and `b` share a vruntime and deadline.
+    let a = q.enqueue_new(Params::new(), 0);
+    let b = q.enqueue_new(Params::new(), 1);
+    assert_eq!(q.pick(), Pick::Run(a));
+    q.charge(Duration::from_micros(10)).unwrap();
+    // V moved: `c` arrives later, with a later deadline than `b`.
+    let c = q.enqueue_new(Params::new(), 2);
+    assert!(q.info(b).unwrap().deadline < q.info(c).unwrap().deadline);
+    assert!(q.info(b).unwrap().eligible && q.info(c).unwrap().eligible);
+    assert_eq!(q.migratable(10), [b, c]);
+    assert_eq!(q.migratable(1), [b]);
+    q.check();
+}
+
+#[test]
+fn a_burst_run_in_order_links_one_entity_at_a_time() {
+    let mut q = RunQueue::new(Config::new()).unwrap();
+    let ids: Vec<EntityId> = (0..100).map(|i| q.enqueue_new(Params::new(), i)).collect();
+    for &id in &ids {
+        assert_eq!(q.pick(), Pick::Run(id));
+        // Only the running entity is in the tree; the rest wait in the lane.
+        assert_eq!(q.nr_linked(), 1);
+        q.charge(Duration::from_micros(1)).unwrap();
+        q.remove(id).unwrap();
+        q.check();
+    }
+    assert_eq!(q.pick(), Pick::Idle);
+}

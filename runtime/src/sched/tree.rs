@@ -310,8 +310,36 @@ impl Tree {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.node_mut(x).seq = seq;
+        self.insert_keeping_seq(x);
+    }
+
+    /// The next insertion sequence number, for a node that will be linked
+    /// later with [`insert_keeping_seq`](Self::insert_keeping_seq); `None`
+    /// when the counter has run out (an [`insert`](Self::insert) renumbers
+    /// the linked nodes, which a node waiting outside the tree would miss).
+    pub(crate) fn take_seq(&mut self) -> Option<u32> {
+        (self.next_seq != u32::MAX).then(|| {
+            self.next_seq += 1;
+            self.next_seq - 1
+        })
+    }
+
+    /// Whether the sequence counter has run out: the next
+    /// [`insert`](Self::insert) renumbers the linked nodes.
+    pub(crate) fn seqs_exhausted(&self) -> bool {
+        self.next_seq == u32::MAX
+    }
+
+    /// Gives unlinked slot `x` sequence number `seq`.
+    pub(crate) fn set_seq(&mut self, x: u32, seq: u32) {
+        self.node_mut(x).seq = seq;
+    }
+
+    /// Links slot `x` with the sequence number it already has (from
+    /// [`take_seq`](Self::take_seq), with no renumbering since).
+    pub(crate) fn insert_keeping_seq(&mut self, x: u32) {
         let n = self.node_mut(x);
-        n.seq = seq;
         n.left = NIL;
         n.right = NIL;
         let slice = n.slice;

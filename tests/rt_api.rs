@@ -193,3 +193,69 @@ fn abort_before_the_first_poll_on_a_busy_multi_thread_worker() {
         "the future was not dropped once"
     );
 }
+
+/// Runs `f` on its own thread and fails (instead of hanging) if it takes
+/// longer than `limit`.
+fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still running after {limit:?}"))
+}
+
+#[test]
+fn block_on_polls_its_future_again_after_each_wake() {
+    for (name, rt) in tests::all_runtimes() {
+        let total = within(Duration::from_secs(30), move || {
+            rt.block_on(async {
+                let handles: Vec<_> = (0..100u64)
+                    .map(|i| {
+                        runtime::spawn(async move {
+                            task::yield_now().await;
+                            i
+                        })
+                    })
+                    .collect();
+                let mut total = 0;
+                for h in handles {
+                    total += h.await.unwrap();
+                }
+                total
+            })
+        });
+        assert_eq!(total, 4950, "{name}");
+    }
+}
+
+#[test]
+fn block_on_is_polled_while_tasks_keep_yielding() {
+    // On a current-thread runtime `block_on` runs the tasks between polls
+    // of its own future; a task that never stops yielding must not keep
+    // that future from its turn.
+    let done = within(Duration::from_secs(30), || {
+        let rt = runtime::Builder::new_current_thread().build().unwrap();
+        let stop = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let spinner = {
+                let stop = stop.clone();
+                runtime::spawn(async move {
+                    while stop.load(Ordering::Relaxed) == 0 {
+                        task::yield_now().await;
+                    }
+                })
+            };
+            let got = runtime::spawn(async move {
+                for _ in 0..10 {
+                    task::yield_now().await;
+                }
+                7
+            })
+            .await
+            .unwrap();
+            stop.store(1, Ordering::Relaxed);
+            spinner.await.unwrap();
+            got
+        })
+    });
+    assert_eq!(done, 7);
+}

@@ -71,12 +71,26 @@ pub(crate) fn push_local(runtime: usize, index: usize, message: Message) -> Resu
 
 /// Moves the wakes kept on this thread into `out` (empty), if this thread is
 /// worker `index` of the runtime at address `runtime` (they are its wakes).
+///
+/// Each side keeps its own allocation (swapping them would leave whichever
+/// was larger on the thread, outliving the runtime, depending on how many
+/// turns it took); the thread's is given up after a burst of more than
+/// [`LOCAL_KEPT`] wakes.
 pub(crate) fn take_local(runtime: usize, index: usize, out: &mut Vec<Message>) {
     debug_assert!(out.is_empty());
     if worker() == Some((runtime, index)) {
-        LOCAL.with(|l| std::mem::swap(&mut *l.borrow_mut(), out));
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            out.append(&mut l);
+            if l.capacity() > LOCAL_KEPT {
+                *l = Vec::new();
+            }
+        });
     }
 }
+
+/// How many wakes' worth of room a thread keeps for its local wakes.
+const LOCAL_KEPT: usize = 1024;
 
 /// Whether wakes are kept on this thread.
 pub(crate) fn has_local() -> bool {

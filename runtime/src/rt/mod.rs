@@ -601,6 +601,13 @@ impl Wake for MainWaker {
     }
 }
 
+/// While `block_on` drives a current-thread runtime's tasks, its own future,
+/// once woken, is polled after at most this many task polls (or as soon as
+/// no task is runnable). Polling it after every task would cost a poll, a
+/// waker registration and a clock read per task when it waits on many
+/// handles in turn, as a spawner joining its tasks does.
+const MAIN_POLL_INTERVAL: u32 = 32;
+
 /// Gives a current-thread runtime's core back (also when `block_on`'s future
 /// panics), and hands it to a waiting `block_on`.
 struct CoreGuard<'a> {
@@ -881,11 +888,14 @@ impl Handle {
             },
             core: None,
         };
+        // Task polls since `future` was last polled.
+        let mut tasks_run = MAIN_POLL_INTERVAL;
         loop {
             if let (Some(shared), None) = (guard.shared, &guard.core) {
                 guard.core = shared.take_core();
             }
-            if main.woken.swap(false, Ordering::AcqRel) {
+            if tasks_run >= MAIN_POLL_INTERVAL && main.woken.swap(false, Ordering::AcqRel) {
+                tasks_run = 0;
                 if let Some(core) = guard.core.as_mut() {
                     // This poll is not a task's: the next task starts after it.
                     core.forget_resume();
@@ -897,6 +907,7 @@ impl Handle {
             let (Some(shared), Some(core)) = (guard.shared, guard.core.as_mut()) else {
                 // Nothing to drive here: wait to be woken (or, on a
                 // current-thread runtime, to be handed the core).
+                tasks_run = MAIN_POLL_INTERVAL;
                 if !main.woken.load(Ordering::Acquire) {
                     thread::park();
                 }
@@ -904,7 +915,13 @@ impl Handle {
             };
             shared.driver.fire_due();
             core.drain_own(&shared.inbox, shared.addr());
-            if !core.run_one() {
+            if core.run_one() {
+                tasks_run += 1;
+                continue;
+            }
+            // Nothing to run: `future` goes next if it was woken.
+            tasks_run = MAIN_POLL_INTERVAL;
+            if !main.woken.load(Ordering::Acquire) {
                 shared.stats().parked();
                 shared.hooks.thread_park();
                 shared.inbox.park(

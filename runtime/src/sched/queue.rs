@@ -667,7 +667,17 @@ impl<T> RunQueue<T> {
         s.generation = s.generation.wrapping_add(1);
         self.free.push(idx);
         self.live -= 1;
-        s.payload.take().expect("live slots hold a payload")
+        let payload = s.payload.take().expect("live slots hold a payload");
+        if self.live == 0 && self.free.len() > 1 {
+            // Every slot is free: hand them out in index order again, so a
+            // burst of new entities gets consecutive slots and tree nodes, in
+            // the order it will run (a queue that emptied in some other
+            // order would scatter the next burst across the tables).
+            let n = self.free.len() as u32;
+            self.free.clear();
+            self.free.extend((0..n).rev());
+        }
+        payload
     }
 
     // ----- operations -----

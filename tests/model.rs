@@ -116,6 +116,10 @@ pub(crate) struct Model {
     /// The running entity that yielded to others: the next pick that is not
     /// kept by run to parity passes it over if another is eligible.
     pub(crate) skip: Option<usize>,
+    /// The entity last picked to run and its insertion sequence then: deadline
+    /// ties are broken in turn after it, while it is still queued under that
+    /// sequence number.
+    last: Option<(usize, u64)>,
 }
 
 impl Model {
@@ -128,6 +132,7 @@ impl Model {
             next_seq: 0,
             empty_v: 0,
             skip: None,
+            last: None,
         }
     }
 
@@ -242,26 +247,35 @@ impl Model {
 
     /// The queued entity with the earliest deadline among the eligible ones
     /// (ties: lowest sequence number), excluding `skip`.
+    /// The eligible queued entity (other than `skip`) with the earliest
+    /// deadline. Ties go in turn: if the entity picked last is still queued
+    /// under the sequence number it had then and has that deadline, the tied
+    /// entity inserted next after it, else (wrapping around) the one inserted
+    /// first.
     fn best_eligible(&self, skip: Option<usize>) -> Option<usize> {
-        let mut best: Option<usize> = None;
-        for i in self.queued_ids() {
-            if Some(i) == skip || !self.eligible(self.ents[i].v) {
-                continue;
-            }
-            best = match best {
-                None => Some(i),
-                Some(b) => {
-                    let (x, y) = (&self.ents[i], &self.ents[b]);
-                    let earlier = if x.d == y.d {
-                        x.seq < y.seq
-                    } else {
-                        before(x.d, y.d)
-                    };
-                    Some(if earlier { i } else { b })
-                }
-            };
-        }
-        best
+        let cands: Vec<usize> = self
+            .queued_ids()
+            .into_iter()
+            .filter(|&i| Some(i) != skip && self.eligible(self.ents[i].v))
+            .collect();
+        let d = cands
+            .iter()
+            .map(|&i| self.ents[i].d)
+            .reduce(|a, b| if before(b, a) { b } else { a })?;
+        let after = self.last.and_then(|(l, seq)| {
+            let e = &self.ents[l];
+            let queued = e.alive && e.state != EntityState::Sleeping;
+            (queued && e.seq == seq && e.d == d).then_some(seq)
+        });
+        // In turn: those inserted after the last pick first, then the rest.
+        let turn = |i: usize| {
+            let seq = self.ents[i].seq;
+            (after.is_some_and(|a| seq <= a), seq)
+        };
+        cands
+            .into_iter()
+            .filter(|&i| self.ents[i].d == d)
+            .min_by_key(|&i| turn(i))
     }
 
     // ----- operations -----
@@ -292,21 +306,23 @@ impl Model {
     pub(crate) fn pick(&mut self) -> MPick {
         if let Some(c) = self.running() {
             if self.run_to_parity && self.protected(c) {
+                self.last = Some((c, self.ents[c].seq));
                 return MPick::Run(c);
             }
             // It stays in the tree, keeping its insertion sequence.
             self.ents[c].state = EntityState::Runnable;
         }
-        let Some(mut p) = self.best_eligible(None) else {
-            return MPick::Idle;
-        };
-        // A pending yield_to_others is used up by this pick, whatever it picks.
+        // A pending yield_to_others is used up by this pick, whatever it picks:
+        // the yielder is passed over if any other entity is eligible
+        // (eligibility still against the full queue's V).
         let skip = self.skip.take();
-        if Some(p) == skip && self.nr_queued() > 1 {
-            // The best eligible other entity (eligibility still against the
-            // full queue's V), if any; the yielder keeps its place.
-            p = self.best_eligible(Some(p)).unwrap_or(p);
-        }
+        let p = match self.best_eligible(skip) {
+            Some(p) => p,
+            None => match self.best_eligible(None) {
+                Some(p) => p,
+                None => return MPick::Idle,
+            },
+        };
         if self.ents[p].state == EntityState::Delayed {
             self.ents[p].state = EntityState::Sleeping;
             self.ents[p].vlag = 0;
@@ -319,6 +335,7 @@ impl Model {
             .map(|i| self.ents[i].slice)
             .min()
             .expect("p itself is queued");
+        self.last = Some((p, self.ents[p].seq));
         let e = &mut self.ents[p];
         e.state = EntityState::Running;
         let vmin = e.v.wrapping_add(min_slice * NICE_0 / e.weight);

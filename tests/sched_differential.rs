@@ -31,9 +31,10 @@
 //! Independently of the model, each pick is checked for EEVDF optimality
 //! against the real queue's own view just before the call: the entity it
 //! returns was queued and eligible, and unless it is the running entity kept by
-//! run to parity, it had the earliest deadline of all eligible queued entities,
-//! ties going to the earliest insertion (the running entity is re-inserted by
-//! the pick, so it loses ties), with one exception: an entity that called
+//! run to parity, it had the earliest deadline of all eligible queued entities
+//! (ties go in turn: first the tied entities inserted after the one picked
+//! last, then the rest, each in insertion order; the model checks that), with
+//! one exception: an entity that called
 //! `yield_to_others` is passed over, and is picked again only if no other
 //! queued entity is eligible. Likewise each charge that leaves the running
 //! entity ineligible, with another entity runnable, must ask for a reschedule.
@@ -441,7 +442,6 @@ impl Harness {
         let snapshot: Vec<Option<EntityInfo>> =
             side.ids.iter().map(|&id| side.real.info(id).ok()).collect();
         let prev_running = side.real.current();
-        let seqs: Vec<u64> = side.model.ents.iter().map(|e| e.seq).collect();
         // The entity that yielded to others, if that is still pending (which
         // only the model can say: the real queue does not expose it).
         let yielder = side.model.skip;
@@ -449,22 +449,21 @@ impl Harness {
         let got = self.sides[q].real.pick();
         let got_m = self.map_pick(q, got)?;
         let want = self.sides[q].model.pick();
-        self.check_pick(q, got_m, &snapshot, prev_running, &seqs, yielder)?;
+        self.check_pick(q, got_m, &snapshot, prev_running, yielder)?;
         prop_assert_eq!(got_m, want, "pick on queue {}", q);
         self.check()?;
         Ok(!matches!(got_m, MPick::Dequeued(_)))
     }
 
     /// EEVDF optimality of a pick on queue `q`, judged from the real queue's
-    /// own view just before it (`snapshot`, `prev_running`), the model's
-    /// insertion order (`seqs`) for deadline ties, and the pending yielder.
+    /// own view just before it (`snapshot`, `prev_running`), and the pending
+    /// yielder.
     fn check_pick(
         &self,
         q: usize,
         got_m: MPick,
         snapshot: &[Option<EntityInfo>],
         prev_running: Option<EntityId>,
-        seqs: &[u64],
         yielder: Option<usize>,
     ) -> Result<(), TestCaseError> {
         let queued = |i: &EntityInfo| i.state != EntityState::Sleeping;
@@ -512,17 +511,15 @@ impl Harness {
                 chosen
             );
         }
-        // Earliest eligible deadline; ties go to the earliest insertion (the
-        // running entity stays in the tree and keeps its place). A yielder is
-        // passed over.
-        let rank = |m: usize| seqs[m];
+        // Earliest eligible deadline. A yielder is passed over. (Ties go in
+        // turn after the last pick, which the comparison with the model
+        // checks.)
         for (m, info) in snapshot.iter().enumerate() {
             let Some(info) = info else { continue };
             if m == chosen || Some(m) == yielder || !queued(info) || !info.eligible {
                 continue;
             }
-            let earlier = before(info.deadline, p.deadline)
-                || (info.deadline == p.deadline && rank(m) < rank(chosen));
+            let earlier = before(info.deadline, p.deadline);
             prop_assert!(
                 !earlier,
                 "picked {} (deadline {}) over eligible {} (deadline {})",

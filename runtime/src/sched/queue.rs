@@ -124,11 +124,14 @@ pub struct RunQueue<T> {
     /// The entity that yielded to others: the next pick passes it over if any
     /// other entity is eligible. NIL if none.
     skip: u32,
-    /// The entity the last pick chose, while still linked (else NIL), and a
-    /// lower bound on the vruntimes of the linked entities ordered before it
-    /// (`zero + 2^62` for none). When it yields and that bound is not
-    /// eligible, the next pick searches forward from it instead of from the
-    /// root: a round of yields through the queue costs O(1) per pick.
+    /// The entity the last pick chose to run, while it stays linked under
+    /// the same sequence number (else NIL): deadline ties are broken in turn
+    /// after it. With it, a lower bound on the vruntimes of the linked
+    /// entities with an earlier deadline (`zero + 2^62` for none; anything
+    /// eligible forces a search from the root). When it yields and that
+    /// bound is not eligible, the next pick searches forward from it instead
+    /// of from the root: a round of yields through equal deadlines costs
+    /// O(1) per pick and visits the queue in order.
     finger: u32,
     before_finger: u64,
     /// New entities that arrived together (a spawn burst: one vruntime, one
@@ -491,8 +494,9 @@ impl<T> RunQueue<T> {
         let delta = v.wrapping_sub(self.zero) as i64;
         self.sum_wkey -= i128::from(self.sum_w) * i128::from(delta);
         self.zero = v;
-        // `before_finger`'s "none" is relative to the zero point.
-        self.finger = NIL;
+        // `before_finger`'s "none" is relative to the zero point: search from
+        // the root next time.
+        self.before_finger = self.zero.wrapping_sub(1 << 62);
     }
 
     fn vslice(&self, idx: u32) -> u64 {
@@ -520,7 +524,8 @@ impl<T> RunQueue<T> {
 
     /// Keeps `before_finger` a lower bound after `idx` was linked.
     fn note_linked(&mut self, idx: u32) {
-        if self.finger != NIL && self.tree.less(idx, self.finger) {
+        let f = self.finger;
+        if f != NIL && vt_before(self.tree.node(idx).deadline, self.tree.node(f).deadline) {
             let v = self.tree.node(idx).vruntime;
             self.before_finger = vt_min(self.before_finger, v);
         }
@@ -716,8 +721,11 @@ impl<T> RunQueue<T> {
     /// The running entity keeps running if run to parity protects it (it has
     /// not used its protected request: its slice, or the smallest slice on the
     /// queue if that is shorter). Otherwise it competes with the rest, and the
-    /// eligible entity with the earliest deadline (ties: the one queued
-    /// longest) is taken; if that is a delayed entity, its dequeue
+    /// eligible entity with the earliest deadline is taken. Ties go in turn:
+    /// first the tied entities queued after the one picked last (while it
+    /// stays queued with its request), then the others, each in the order they
+    /// were queued; so equal requests, as a burst of spawns gets, are served
+    /// round robin. If the pick is a delayed entity, its dequeue
     /// is completed (lag set to 0) and [`Pick::Dequeued`] reports it, never run:
     /// call `pick` again. A non-empty queue always has an eligible entity, so
     /// `pick` returns [`Pick::Idle`] only when nothing is queued.
@@ -743,6 +751,14 @@ impl<T> RunQueue<T> {
             self.curr = NIL;
             self.slots[c as usize].state = SlotState::Runnable;
         }
+        if let (Some(&front), Some(&back)) = (self.lane.front(), self.lane.back()) {
+            let f = self.finger;
+            if f != NIL && self.tree.less(front, f) && self.tree.less(f, back) {
+                // The turn falls inside the lane, whose front is then not
+                // its next: link it all (rare: a tied entity linked mid-burst).
+                self.flush_lane();
+            }
+        }
         let first = match (self.tree.leftmost(), self.lane.front()) {
             (Some(left), _) => left,
             (None, Some(&front)) => front,
@@ -763,18 +779,18 @@ impl<T> RunQueue<T> {
             Some(left) => self.pick_first(left, skip),
         };
         // The lane's front competes with the tree's answer: it wins if it is
-        // eligible and comes first, or if the tree offers only the yielder
-        // or nothing. (`before_finger`, a bound over the tree's nodes before
-        // the tree's answer, holds for the ones before the front too.)
+        // eligible and comes first (in turn, for equal deadlines), or if the
+        // tree offers only the yielder or nothing.
         if let Some(&front) = self.lane.front() {
             let eligible = self.eligible_test();
             if eligible(self.tree.node(front).vruntime)
-                && (idx == NIL || idx == skip || self.tree.less(front, idx))
+                && (idx == NIL || idx == skip || self.first_in_turn(front, idx))
             {
-                if idx == skip && idx != NIL {
-                    // The bound covers the nodes before the yielder, not
-                    // those between it and the front: the next search after
-                    // a yield starts from the root.
+                let earlier = idx != NIL
+                    && vt_before(self.tree.node(front).deadline, self.tree.node(idx).deadline);
+                if earlier || idx == skip {
+                    // The bound does not cover what lies between: search from
+                    // the root next time.
                     self.before_finger = self.zero.wrapping_sub(1 << 62);
                 }
                 idx = self.link_lane_front().expect("the lane has a front");
@@ -787,8 +803,10 @@ impl<T> RunQueue<T> {
                 idx = self.link_lane_front().expect("the lane has a front");
             }
         }
-        self.finger = idx;
         if self.slots[idx as usize].state == SlotState::Delayed {
+            // The turn stays with the entity picked last; the bound was
+            // computed for this one.
+            self.before_finger = self.zero.wrapping_sub(1 << 62);
             self.unlink(idx);
             let s = &mut self.slots[idx as usize];
             s.state = SlotState::Sleeping;
@@ -797,6 +815,7 @@ impl<T> RunQueue<T> {
             self.nr_delayed -= 1;
             return Pick::Dequeued(self.id_of(idx));
         }
+        self.finger = idx;
         self.curr = idx;
         self.slots[idx as usize].state = SlotState::Running;
         let n = self.tree.node(idx);
@@ -815,10 +834,29 @@ impl<T> RunQueue<T> {
         vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
+    /// Whether `a` goes before `b` (both eligible): an earlier deadline,
+    /// or for equal deadlines the next in turn after the last pick (those
+    /// inserted after it first, then the rest, each in insertion order).
+    fn first_in_turn(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (self.tree.node(a), self.tree.node(b));
+        if x.deadline != y.deadline {
+            return vt_before(x.deadline, y.deadline);
+        }
+        let f = self.finger;
+        if f != NIL && self.tree.node(f).deadline == x.deadline {
+            let (after_a, after_b) = (self.tree.less(f, a), self.tree.less(f, b));
+            if after_a != after_b {
+                return after_a;
+            }
+        }
+        self.tree.less(a, b)
+    }
+
     /// The linked eligible entity with the earliest deadline, other than
     /// `skip` (NIL, or the entity that yielded) unless nothing else linked is
-    /// eligible; NIL if none is (the lane's may be). Eligibility is judged
-    /// against the full queue's `V`. Sets `before_finger` for the answer.
+    /// eligible, ties in turn after the last pick; NIL if none is (the
+    /// lane's may be). Eligibility is judged against the full queue's `V`.
+    /// Sets `before_finger` for the answer.
     fn pick_first(&mut self, left: u32, skip: u32) -> u32 {
         let none = self.zero.wrapping_add(1 << 62);
         let (k, l) = self.load();
@@ -832,41 +870,74 @@ impl<T> RunQueue<T> {
                 .pick(self.eligible_test(), &mut passed)
                 .unwrap_or(NIL)
         };
-        if idx == skip && skip != NIL && self.nr_queued > 1 {
+        if idx == NIL {
+            self.before_finger = passed;
+            return NIL;
+        }
+        if idx == skip && self.nr_queued > 1 {
             // The first eligible entity after it in deadline order, if any.
-            self.refresh();
-            let mut after = vt_min(passed, self.tree.node(skip).vruntime);
-            if let Some(next) = self
-                .tree
-                .next_eligible(skip, self.eligible_test(), &mut after)
-            {
-                (idx, passed) = (next, after);
+            if let Some(next) = self.next_eligible_after(skip, NIL) {
+                idx = next;
             }
         }
-        self.before_finger = passed;
+        // Ties in turn: the first tied eligible entity after the last pick,
+        // if it is tied with `idx` and `idx` is not already after it.
+        let f = self.finger;
+        if f != NIL
+            && idx != skip
+            && self.tree.node(f).deadline == self.tree.node(idx).deadline
+            && !self.tree.less(f, idx)
+        {
+            if let Some(next) = self.next_eligible_after(f, skip) {
+                if self.tree.node(next).deadline == self.tree.node(idx).deadline {
+                    idx = next;
+                }
+            }
+        }
+        // The bound: every linked node with an earlier deadline than the
+        // answer lies before the first eligible one, which `passed` covers;
+        // if even the leftmost node has the answer's deadline, there are
+        // none.
+        let d = self.tree.node(idx).deadline;
+        self.before_finger = if self.tree.node(left).deadline == d {
+            none
+        } else {
+            passed
+        };
         idx
     }
 
+    /// The first eligible linked entity after linked `x` in tree order,
+    /// passing over `skip` (NIL for none).
+    fn next_eligible_after(&mut self, x: u32, skip: u32) -> Option<u32> {
+        self.refresh();
+        let mut passed = 0;
+        let next = self
+            .tree
+            .next_eligible(x, self.eligible_test(), &mut passed)?;
+        if next != skip {
+            return Some(next);
+        }
+        self.tree
+            .next_eligible(skip, self.eligible_test(), &mut passed)
+    }
+
     /// [`pick_first`](Self::pick_first) for a pick right after the last one
-    /// yielded: if no entity before the yielder can be eligible, the answer
-    /// is the first eligible one after it, or the yielder itself. A search
-    /// forward from the yielder, which in a round of yields is the next
-    /// entity in order.
+    /// yielded: if no entity with an earlier deadline can be eligible, the
+    /// answer is the next tied eligible entity after the yielder, when there
+    /// is one. A search forward from the yielder, which in a round of yields
+    /// through equal deadlines is the next entity in order.
     fn pick_after_yield(&mut self, skip: u32) -> u32 {
         let eligible = self.eligible_test();
-        if eligible(self.before_finger) {
-            let left = self.tree.leftmost().unwrap_or(skip);
-            return self.pick_first(left, skip);
-        }
-        self.refresh();
-        let mut after = vt_min(self.before_finger, self.tree.node(skip).vruntime);
-        match self.tree.next_eligible(skip, eligible, &mut after) {
-            Some(next) => {
-                self.before_finger = after;
-                next
+        if !eligible(self.before_finger) {
+            if let Some(next) = self.next_eligible_after(skip, NIL) {
+                if self.tree.node(next).deadline == self.tree.node(skip).deadline {
+                    return next;
+                }
             }
-            None => skip,
         }
+        let left = self.tree.leftmost().unwrap_or(skip);
+        self.pick_first(left, skip)
     }
 
     /// Whether the running entity would stay queued as delayed if it blocked
@@ -1101,8 +1172,10 @@ impl<T> RunQueue<T> {
             self.tree.remove(c);
             self.tree.node_mut(c).deadline = d;
             self.tree.insert(c);
-            // It moved in the order.
-            self.finger = NIL;
+            // It moved in the order, with a new sequence number.
+            if self.finger == c {
+                self.finger = NIL;
+            }
             self.stale = NIL;
         } else if dv != 0 && self.stale != c {
             self.stale = c;

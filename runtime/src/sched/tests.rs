@@ -302,3 +302,25 @@ fn a_burst_run_in_order_links_one_entity_at_a_time() {
     }
     assert_eq!(q.pick(), Pick::Idle);
 }
+
+#[test]
+fn equal_deadlines_take_turns_after_the_last_pick() {
+    let mut q = RunQueue::new(Config::new()).unwrap();
+    let [a, b, c] = [0, 1, 2].map(|i| q.enqueue_new(Params::new(), i));
+    assert_eq!(q.info(a).unwrap().deadline, q.info(c).unwrap().deadline);
+    assert_eq!(q.pick(), Pick::Run(a));
+    q.charge(Duration::from_micros(1)).unwrap();
+    q.yield_to_others().unwrap();
+    assert_eq!(q.pick(), Pick::Run(b));
+    q.charge(Duration::from_micros(3)).unwrap();
+    q.yield_to_others().unwrap();
+    // `a` ran less than `b` and is eligible again, but `c`, queued after `b`,
+    // has its turn first.
+    assert!(q.info(a).unwrap().eligible);
+    assert_eq!(q.pick(), Pick::Run(c));
+    q.charge(Duration::from_micros(1)).unwrap();
+    q.yield_to_others().unwrap();
+    // Then the turn wraps around to the first queued.
+    assert_eq!(q.pick(), Pick::Run(a));
+    q.check();
+}

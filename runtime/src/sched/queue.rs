@@ -6,7 +6,13 @@
 //! Every entity owns a slot (cold data: weight, lag, state, payload) and a tree
 //! node (hot data: vruntime, deadline, slice, links). Every queued entity is
 //! linked in the tree, the running one included, so switching between entities
-//! moves nothing in the tree. Charging the running entity advances its vruntime
+//! moves nothing in the tree; the one exception is a burst of new entities
+//! with one vruntime and deadline, which waits in a lane beside the tree (in
+//! order, with its sequence numbers) and is linked one entity at a time as
+//! picks take it. Deadline ties are broken in turn after the entity picked
+//! last; a pick right after a yield searches forward from the yielder
+//! (`finger`), so a round of yields costs O(1) per pick and visits the tree
+//! in order. Charging the running entity advances its vruntime
 //! in place; the min-vruntime augmentation above it is brought up to date
 //! lazily, by one walk up from it that stops at the first unchanged ancestor,
 //! only when a pick has to search the tree

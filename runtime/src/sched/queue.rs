@@ -133,7 +133,7 @@ pub struct RunQueue<T> {
     /// The entity the last pick chose to run, while it stays linked under
     /// the same sequence number (else NIL): deadline ties are broken in turn
     /// after it. With it, a lower bound on the vruntimes of the linked
-    /// entities with an earlier deadline (`zero + 2^62` for none; anything
+    /// entities with an earlier deadline ([`bound_none`](Self::bound_none) for none; anything
     /// eligible forces a search from the root). When it yields and that
     /// bound is not eligible, the next pick searches forward from it instead
     /// of from the root: a round of yields through equal deadlines costs
@@ -502,7 +502,7 @@ impl<T> RunQueue<T> {
         self.zero = v;
         // `before_finger`'s "none" is relative to the zero point: search from
         // the root next time.
-        self.before_finger = self.zero.wrapping_sub(1 << 62);
+        self.before_finger = self.bound_unknown();
     }
 
     fn vslice(&self, idx: u32) -> u64 {
@@ -776,7 +776,7 @@ impl<T> RunQueue<T> {
         let skip = std::mem::replace(&mut self.skip, NIL);
         let mut idx = match self.tree.leftmost() {
             None => {
-                self.before_finger = self.zero.wrapping_add(1 << 62);
+                self.before_finger = self.bound_none();
                 NIL
             }
             Some(_) if skip != NIL && skip == self.finger && self.nr_queued > 1 => {
@@ -797,7 +797,7 @@ impl<T> RunQueue<T> {
                 if earlier || idx == skip {
                     // The bound does not cover what lies between: search from
                     // the root next time.
-                    self.before_finger = self.zero.wrapping_sub(1 << 62);
+                    self.before_finger = self.bound_unknown();
                 }
                 idx = self.link_lane_front().expect("the lane has a front");
             }
@@ -812,7 +812,7 @@ impl<T> RunQueue<T> {
         if self.slots[idx as usize].state == SlotState::Delayed {
             // The turn stays with the entity picked last; the bound was
             // computed for this one.
-            self.before_finger = self.zero.wrapping_sub(1 << 62);
+            self.before_finger = self.bound_unknown();
             self.unlink(idx);
             let s = &mut self.slots[idx as usize];
             s.state = SlotState::Sleeping;
@@ -840,6 +840,18 @@ impl<T> RunQueue<T> {
         vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
+    /// `before_finger` when no linked entity has an earlier deadline than
+    /// the finger: far above any vruntime, so never eligible.
+    fn bound_none(&self) -> u64 {
+        self.zero.wrapping_add(1 << 62)
+    }
+
+    /// `before_finger` when nothing is known: far below any vruntime, so
+    /// always eligible (the next pick after a yield searches from the root).
+    fn bound_unknown(&self) -> u64 {
+        self.zero.wrapping_sub(1 << 62)
+    }
+
     /// Whether `a` goes before `b` (both eligible): an earlier deadline,
     /// or for equal deadlines the next in turn after the last pick (those
     /// inserted after it first, then the rest, each in insertion order).
@@ -864,7 +876,7 @@ impl<T> RunQueue<T> {
     /// lane's may be). Eligibility is judged against the full queue's `V`.
     /// Sets `before_finger` for the answer.
     fn pick_first(&mut self, left: u32, skip: u32) -> u32 {
-        let none = self.zero.wrapping_add(1 << 62);
+        let none = self.bound_none();
         let (k, l) = self.load();
         let mut passed = none;
         let mut idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
@@ -917,15 +929,11 @@ impl<T> RunQueue<T> {
     /// passing over `skip` (NIL for none).
     fn next_eligible_after(&mut self, x: u32, skip: u32) -> Option<u32> {
         self.refresh();
-        let mut passed = 0;
-        let next = self
-            .tree
-            .next_eligible(x, self.eligible_test(), &mut passed)?;
+        let next = self.tree.next_eligible(x, self.eligible_test())?;
         if next != skip {
             return Some(next);
         }
-        self.tree
-            .next_eligible(skip, self.eligible_test(), &mut passed)
+        self.tree.next_eligible(skip, self.eligible_test())
     }
 
     /// [`pick_first`](Self::pick_first) for a pick right after the last one

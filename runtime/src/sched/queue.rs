@@ -15,8 +15,9 @@
 //! in order. Charging the running entity advances its vruntime
 //! in place; the min-vruntime augmentation above it is brought up to date
 //! lazily, by one walk up from it that stops at the first unchanged ancestor,
-//! only when a pick has to search the tree
-//! (`stale` names the node). The sums, over all queued entities, are
+//! only when a pick has to search the tree or the tree is about to change
+//! shape (an insertion or removal compares summaries before and after, which
+//! a stale one would spoil) (`stale` names the node). The sums, over all queued entities, are
 //!
 //! - `sum_wkey = Σ w·(v − zero)` (`i128`) and `sum_w = Σ w`.
 //!
@@ -512,6 +513,9 @@ impl<T> RunQueue<T> {
 
     /// Links `idx` into the tree and the sums.
     fn link(&mut self, idx: u32) {
+        // Insertions and removals compare each node's summary before and
+        // after, which a stale one spoils: settle it first (O(1) mostly).
+        self.refresh();
         self.add_to_sums(idx);
         if self.tree.seqs_exhausted() {
             // The insertion renumbers the linked nodes; none may wait outside.
@@ -540,6 +544,7 @@ impl<T> RunQueue<T> {
     /// Moves the lane's front into the tree, with its sequence number.
     fn link_lane_front(&mut self) -> Option<u32> {
         let idx = self.lane.pop_front()?;
+        self.refresh();
         self.slots[idx as usize].state = SlotState::Runnable;
         self.tree.insert_keeping_seq(idx);
         self.note_linked(idx);
@@ -585,13 +590,10 @@ impl<T> RunQueue<T> {
     fn unlink(&mut self, idx: u32) {
         let w = self.slots[idx as usize].weight;
         let v = self.tree.node(idx).vruntime;
+        self.refresh();
         self.tree.remove(idx);
         if self.finger == idx {
             self.finger = NIL;
-        }
-        if self.stale == idx {
-            // Removal recomputed every ancestor from its children.
-            self.stale = NIL;
         }
         self.sum_wkey -= i128::from(w) * i128::from(self.key(v));
         self.sum_w -= u64::from(w);
@@ -896,6 +898,11 @@ impl<T> RunQueue<T> {
             // The first eligible entity after it in deadline order, if any.
             if let Some(next) = self.next_eligible_after(skip, NIL) {
                 idx = next;
+                if vt_before(self.tree.node(skip).deadline, self.tree.node(next).deadline) {
+                    // The yielder, and whatever lies between, has an earlier
+                    // deadline than the answer and is not in `passed`.
+                    passed = self.bound_unknown();
+                }
             }
         }
         // Ties in turn: the first tied eligible entity after the last pick,
@@ -1180,9 +1187,15 @@ impl<T> RunQueue<T> {
         let n = self.tree.node_mut(c);
         n.vruntime = v;
         let renewed = !vt_before(n.vruntime, n.deadline);
+        if dv != 0 && self.stale != c {
+            self.stale = c;
+            self.stale_from = v_old;
+        }
         if renewed {
-            // The key changes: move it (which also recomputes its ancestors).
-            let d = n.vruntime.wrapping_add(self.vslice(c));
+            // The key changes: move it. Like any removal, with the summaries
+            // above it settled first.
+            let d = v.wrapping_add(self.vslice(c));
+            self.refresh();
             self.tree.remove(c);
             self.tree.node_mut(c).deadline = d;
             self.tree.insert(c);
@@ -1190,10 +1203,6 @@ impl<T> RunQueue<T> {
             if self.finger == c {
                 self.finger = NIL;
             }
-            self.stale = NIL;
-        } else if dv != 0 && self.stale != c {
-            self.stale = c;
-            self.stale_from = v_old;
         }
         let resched =
             self.nr_runnable() > 1 && (renewed || !self.config.run_to_parity || !self.protected(c));

@@ -319,7 +319,7 @@ impl Tree {
     /// when the counter has run out (an [`insert`](Self::insert) renumbers
     /// the linked nodes, which a node waiting outside the tree would miss).
     pub(crate) fn take_seq(&mut self) -> Option<u32> {
-        (self.next_seq != u32::MAX).then(|| {
+        (!self.seqs_exhausted()).then(|| {
             self.next_seq += 1;
             self.next_seq - 1
         })
@@ -475,9 +475,10 @@ impl Tree {
 
     /// Re-derives the augmentation above linked slot `x` after its vruntime
     /// grew in place from `old` (its deadline, the key, must not have
-    /// changed). Stale values can only sit on `x`'s ancestors: a rotation or
-    /// removal elsewhere recomputes nodes from their children, and only
-    /// ancestors of `x` contain it. An ancestor whose minimum was below `old`
+    /// changed), and before any insertion or removal (which compare each
+    /// node's summary before and after, and so need it current). Stale
+    /// values then sit only on `x` and a run of its ancestors, each holding
+    /// exactly `old`. An ancestor whose minimum was below `old`
     /// did not get it from `x`, and neither did any ancestor above it (their
     /// minima are lower still), so the walk up recomputes only the ancestors
     /// whose minimum equals `old`, and stops at the first one that does not,

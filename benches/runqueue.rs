@@ -32,6 +32,10 @@
 //!   over once. No deadline is renewed, so the order is by eligibility among
 //!   equal requests; the uneven runs make that order jump about in the queue
 //!   as it would in a worker.
+//! - `yield_round_staggered/N`: the same, but the entities arrive one at a
+//!   time, three yields apart (as spawns from another thread land on a busy
+//!   worker), so each has its own vruntime and deadline and most picks must
+//!   find the first eligible entity in deadline order.
 //! - `enqueue_dequeue/new_remove/N`: `enqueue_new` + `remove` of one extra
 //!   entity. Insert and delete at the position of a newcomer (lag 0, half-slice
 //!   deadline); the extra entity reuses the same slot and mostly the same tree
@@ -179,31 +183,44 @@ fn cycle_no_parity(c: &mut Criterion) {
 
 /// `yield_round`: every poll ends in a yield, on equal-weight entities.
 fn yield_round(c: &mut Criterion) {
-    let mut group = c.benchmark_group("yield_round");
-    configure(&mut group);
-    for n in SIZES {
-        let mut state = None;
-        group.bench_function(BenchmarkId::from_parameter(n), |b| {
-            let (q, k) = state.get_or_insert_with(|| {
-                let mut q = Queue::new(Config::new()).expect("valid config");
-                for i in 0..n {
-                    q.enqueue_new(Params::new(), i);
-                }
-                (q, 0usize)
+    for (name, staggered) in [("yield_round", false), ("yield_round_staggered", true)] {
+        let mut group = c.benchmark_group(name);
+        configure(&mut group);
+        for n in SIZES {
+            let mut state = None;
+            group.bench_function(BenchmarkId::from_parameter(n), |b| {
+                let (q, k) = state.get_or_insert_with(|| {
+                    let mut q = Queue::new(Config::new()).expect("valid config");
+                    let mut k = 0usize;
+                    for i in 0..n {
+                        q.enqueue_new(Params::new(), i);
+                        if staggered {
+                            // Arrivals land between polls: each newcomer
+                            // gets its own vruntime and deadline.
+                            for _ in 0..3 {
+                                yield_step(&mut q, &mut k);
+                            }
+                        }
+                    }
+                    (q, k)
+                });
+                b.iter(|| yield_step(q, k));
             });
-            b.iter(|| {
-                let Pick::Run(id) = q.pick() else {
-                    unreachable!("nothing blocks, so every pick runs an entity")
-                };
-                *k = k.wrapping_add(1);
-                let ran = YIELD_RUNS[*k % YIELD_RUNS.len()];
-                black_box(q.charge(ran).expect("an entity is running"));
-                q.yield_to_others().expect("an entity is running");
-                id
-            });
-        });
+        }
+        group.finish();
     }
-    group.finish();
+}
+
+/// One poll of the `yield_round` benches: pick, a short charge, yield.
+fn yield_step(q: &mut Queue, k: &mut usize) -> EntityId {
+    let Pick::Run(id) = q.pick() else {
+        unreachable!("nothing blocks, so every pick runs an entity")
+    };
+    *k = k.wrapping_add(1);
+    let ran = YIELD_RUNS[*k % YIELD_RUNS.len()];
+    black_box(q.charge(ran).expect("an entity is running"));
+    q.yield_to_others().expect("an entity is running");
+    id
 }
 
 fn enqueue_dequeue(c: &mut Criterion) {

@@ -133,14 +133,20 @@ pub struct RunQueue<T> {
     skip: u32,
     /// The entity the last pick chose to run, while it stays linked under
     /// the same sequence number (else NIL): deadline ties are broken in turn
-    /// after it. With it, a lower bound on the vruntimes of the linked
-    /// entities with an earlier deadline ([`bound_none`](Self::bound_none) for none; anything
-    /// eligible forces a search from the root). When it yields and that
-    /// bound is not eligible, the next pick searches forward from it instead
-    /// of from the root: a round of yields through equal deadlines costs
-    /// O(1) per pick and visits the queue in order.
+    /// after it. With it, lower bounds on the vruntimes of the linked
+    /// entities before it in tree order: those with an earlier deadline
+    /// (`before_finger`) and those tied with it (`tied_before_finger`);
+    /// [`bound_none`](Self::bound_none) for none, and anything eligible
+    /// forces a search from the root. When it yields, the next pick searches
+    /// forward from it instead of from the root: the first eligible entity
+    /// after it is the answer if no entity with an earlier deadline can be
+    /// eligible and it is tied with the yielder (next in turn), or if nothing
+    /// before the yielder can be eligible at all. A round of yields then
+    /// costs O(1) per pick when it goes through the queue in order, and the
+    /// bounds carry over from pick to pick.
     finger: u32,
     before_finger: u64,
+    tied_before_finger: u64,
     /// New entities that arrived together (a spawn burst: one vruntime, one
     /// deadline, one slice), waiting in insertion order outside the tree.
     /// They count in the sums like linked entities and hold their sequence
@@ -196,6 +202,7 @@ impl<T> RunQueue<T> {
             skip: NIL,
             finger: NIL,
             before_finger: 0,
+            tied_before_finger: 0,
             lane: VecDeque::new(),
             vprot: 0,
             nr_queued: 0,
@@ -501,9 +508,9 @@ impl<T> RunQueue<T> {
         let delta = v.wrapping_sub(self.zero) as i64;
         self.sum_wkey -= i128::from(self.sum_w) * i128::from(delta);
         self.zero = v;
-        // `before_finger`'s "none" is relative to the zero point: search from
-        // the root next time.
-        self.before_finger = self.bound_unknown();
+        // The bounds' "none" is relative to the zero point: search from the
+        // root next time.
+        self.forget_bounds();
     }
 
     fn vslice(&self, idx: u32) -> u64 {
@@ -532,13 +539,34 @@ impl<T> RunQueue<T> {
         self.sum_w += u64::from(w);
     }
 
-    /// Keeps `before_finger` a lower bound after `idx` was linked.
+    /// Keeps the finger's bounds lower bounds after `idx` was linked.
     fn note_linked(&mut self, idx: u32) {
         let f = self.finger;
-        if f != NIL && vt_before(self.tree.node(idx).deadline, self.tree.node(f).deadline) {
+        if f != NIL && self.tree.less(idx, f) {
             let v = self.tree.node(idx).vruntime;
-            self.before_finger = vt_min(self.before_finger, v);
+            if self.tree.node(idx).deadline == self.tree.node(f).deadline {
+                self.tied_before_finger = vt_min(self.tied_before_finger, v);
+            } else {
+                self.before_finger = vt_min(self.before_finger, v);
+            }
         }
+    }
+
+    /// Nothing is known about the entities before the finger: the next pick
+    /// after a yield searches from the root.
+    fn forget_bounds(&mut self) {
+        self.before_finger = self.bound_unknown();
+        self.tied_before_finger = self.bound_unknown();
+    }
+
+    /// Sets the bounds for pick `idx`, given `passed`, a lower bound on the
+    /// vruntimes of every linked entity before it in tree order, and
+    /// `left`, the leftmost entity: if it is tied with `idx`, nothing has
+    /// an earlier deadline.
+    fn set_bounds(&mut self, idx: u32, left: u32, passed: u64) {
+        let tied = self.tree.node(left).deadline == self.tree.node(idx).deadline;
+        self.before_finger = if tied { self.bound_none() } else { passed };
+        self.tied_before_finger = passed;
     }
 
     /// Moves the lane's front into the tree, with its sequence number.
@@ -779,6 +807,7 @@ impl<T> RunQueue<T> {
         let mut idx = match self.tree.leftmost() {
             None => {
                 self.before_finger = self.bound_none();
+                self.tied_before_finger = self.bound_none();
                 NIL
             }
             Some(_) if skip != NIL && skip == self.finger && self.nr_queued > 1 => {
@@ -794,14 +823,23 @@ impl<T> RunQueue<T> {
             if eligible(self.tree.node(front).vruntime)
                 && (idx == NIL || idx == skip || self.first_in_turn(front, idx))
             {
-                let earlier = idx != NIL
-                    && vt_before(self.tree.node(front).deadline, self.tree.node(idx).deadline);
-                if earlier || idx == skip {
-                    // The bound does not cover what lies between: search from
-                    // the root next time.
-                    self.before_finger = self.bound_unknown();
+                // The bounds found for `idx` cover what lies before the
+                // front too if the front comes first in tree order (or if
+                // there is no `idx`: they then cover every linked entity).
+                let (earlier, tied) = (self.before_finger, self.tied_before_finger);
+                let front = self.link_lane_front().expect("the lane has a front");
+                if idx == NIL || self.tree.less(front, idx) {
+                    self.before_finger = earlier;
+                    self.tied_before_finger = vt_min(earlier, tied);
+                } else {
+                    // Eligible `idx` lies before it: unless tied with it,
+                    // search from the root next time.
+                    self.forget_bounds();
+                    if self.tree.node(idx).deadline == self.tree.node(front).deadline {
+                        self.before_finger = earlier;
+                    }
                 }
-                idx = self.link_lane_front().expect("the lane has a front");
+                idx = front;
             }
         }
         if idx == NIL {
@@ -812,9 +850,9 @@ impl<T> RunQueue<T> {
             }
         }
         if self.slots[idx as usize].state == SlotState::Delayed {
-            // The turn stays with the entity picked last; the bound was
+            // The turn stays with the entity picked last; the bounds were
             // computed for this one.
-            self.before_finger = self.bound_unknown();
+            self.forget_bounds();
             self.unlink(idx);
             let s = &mut self.slots[idx as usize];
             s.state = SlotState::Sleeping;
@@ -842,8 +880,8 @@ impl<T> RunQueue<T> {
         vt_before(self.tree.node(c).vruntime, self.vprot)
     }
 
-    /// `before_finger` when no linked entity has an earlier deadline than
-    /// the finger: far above any vruntime, so never eligible.
+    /// A bound on no entity at all: far above any vruntime, so never
+    /// eligible.
     fn bound_none(&self) -> u64 {
         self.zero.wrapping_add(1 << 62)
     }
@@ -876,11 +914,12 @@ impl<T> RunQueue<T> {
     /// `skip` (NIL, or the entity that yielded) unless nothing else linked is
     /// eligible, ties in turn after the last pick; NIL if none is (the
     /// lane's may be). Eligibility is judged against the full queue's `V`.
-    /// Sets `before_finger` for the answer.
+    /// Sets the finger's bounds for the answer (for NIL: both over every
+    /// linked entity).
     fn pick_first(&mut self, left: u32, skip: u32) -> u32 {
-        let none = self.bound_none();
         let (k, l) = self.load();
-        let mut passed = none;
+        // Every linked entity before the answer in tree order is folded in.
+        let mut passed = self.bound_none();
         let mut idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
             left
         } else {
@@ -892,17 +931,16 @@ impl<T> RunQueue<T> {
         };
         if idx == NIL {
             self.before_finger = passed;
+            self.tied_before_finger = passed;
             return NIL;
         }
         if idx == skip && self.nr_queued > 1 {
-            // The first eligible entity after it in deadline order, if any.
-            if let Some(next) = self.next_eligible_after(skip, NIL) {
+            // The first eligible entity after it in tree order, if any; the
+            // yielder and what lies between are then before the answer.
+            let mut beyond = vt_min(passed, self.tree.node(skip).vruntime);
+            if let Some(next) = self.next_eligible_after(skip, NIL, &mut beyond) {
                 idx = next;
-                if vt_before(self.tree.node(skip).deadline, self.tree.node(next).deadline) {
-                    // The yielder, and whatever lies between, has an earlier
-                    // deadline than the answer and is not in `passed`.
-                    passed = self.bound_unknown();
-                }
+                passed = beyond;
             }
         }
         // Ties in turn: the first tied eligible entity after the last pick,
@@ -913,46 +951,54 @@ impl<T> RunQueue<T> {
             && self.tree.node(f).deadline == self.tree.node(idx).deadline
             && !self.tree.less(f, idx)
         {
-            if let Some(next) = self.next_eligible_after(f, skip) {
+            if let Some(next) = self.next_eligible_after(f, skip, &mut 0) {
                 if self.tree.node(next).deadline == self.tree.node(idx).deadline {
                     idx = next;
+                    // Eligible `idx` is now before the answer.
+                    passed = self.bound_unknown();
                 }
             }
         }
-        // The bound: every linked node with an earlier deadline than the
-        // answer lies before the first eligible one, which `passed` covers;
-        // if even the leftmost node has the answer's deadline, there are
-        // none.
-        let d = self.tree.node(idx).deadline;
-        self.before_finger = if self.tree.node(left).deadline == d {
-            none
-        } else {
-            passed
-        };
+        self.set_bounds(idx, left, passed);
         idx
     }
 
     /// The first eligible linked entity after linked `x` in tree order,
-    /// passing over `skip` (NIL for none).
-    fn next_eligible_after(&mut self, x: u32, skip: u32) -> Option<u32> {
+    /// passing over `skip` (NIL for none). What it passes over, `skip`
+    /// included, is folded into `passed` (see [`Tree::next_eligible`]).
+    fn next_eligible_after(&mut self, x: u32, skip: u32, passed: &mut u64) -> Option<u32> {
         self.refresh();
-        let next = self.tree.next_eligible(x, self.eligible_test())?;
+        let next = self.tree.next_eligible(x, self.eligible_test(), passed)?;
         if next != skip {
             return Some(next);
         }
-        self.tree.next_eligible(skip, self.eligible_test())
+        *passed = vt_min(*passed, self.tree.node(skip).vruntime);
+        self.tree.next_eligible(skip, self.eligible_test(), passed)
     }
 
     /// [`pick_first`](Self::pick_first) for a pick right after the last one
-    /// yielded: if no entity with an earlier deadline can be eligible, the
-    /// answer is the next tied eligible entity after the yielder, when there
-    /// is one. A search forward from the yielder, which in a round of yields
-    /// through equal deadlines is the next entity in order.
+    /// yielded: the first eligible entity after the yielder in tree order,
+    /// if nothing with an earlier deadline can be eligible and it is tied
+    /// with the yielder (next in turn), or if nothing before the yielder can
+    /// be eligible at all. A search forward from the yielder, which in a
+    /// round of yields is mostly a step or two; the bounds for the answer
+    /// are the old ones with the yielder and whatever the search passed
+    /// over folded in.
     fn pick_after_yield(&mut self, skip: u32) -> u32 {
         let eligible = self.eligible_test();
         if !eligible(self.before_finger) {
-            if let Some(next) = self.next_eligible_after(skip, NIL) {
+            let mut passed = self.bound_none();
+            if let Some(next) = self.next_eligible_after(skip, NIL, &mut passed) {
+                // The yielder and what lies between it and `next`.
+                let between = vt_min(passed, self.tree.node(skip).vruntime);
                 if self.tree.node(next).deadline == self.tree.node(skip).deadline {
+                    self.tied_before_finger = vt_min(self.tied_before_finger, between);
+                    return next;
+                }
+                if !eligible(self.tied_before_finger) {
+                    let all = vt_min(vt_min(self.before_finger, self.tied_before_finger), between);
+                    self.before_finger = all;
+                    self.tied_before_finger = all;
                     return next;
                 }
             }

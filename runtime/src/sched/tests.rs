@@ -324,3 +324,30 @@ fn equal_deadlines_take_turns_after_the_last_pick() {
     assert_eq!(q.pick(), Pick::Run(a));
     q.check();
 }
+
+#[test]
+fn a_search_forward_from_the_yielder_still_sees_tied_entities_behind_it() {
+    let mut q = RunQueue::new(Config::new()).unwrap();
+    let [a, b, c, x] = [0, 1, 2, 4].map(|i| q.enqueue_new(Params::new(), i));
+    // A removal links the burst waiting beside the tree: the picks below
+    // search the tree itself.
+    q.remove(x).unwrap();
+    let step = |q: &mut RunQueue<i32>, id, us| {
+        assert_eq!(q.pick(), Pick::Run(id));
+        q.charge(Duration::from_micros(us)).unwrap();
+        q.yield_to_others().unwrap();
+    };
+    step(&mut q, a, 10);
+    // A newcomer, placed at the average that `a` moved: a later deadline.
+    // (Linked in the tree by the removal of its burst companion.)
+    let [e, y] = [3, 5].map(|i| q.enqueue_new(Params::new(), i));
+    q.remove(y).unwrap();
+    assert!(q.info(e).unwrap().deadline > q.info(a).unwrap().deadline);
+    step(&mut q, b, 100);
+    step(&mut q, c, 100);
+    // `a` and `e` are both eligible again, and after `c` in tree order comes
+    // only `e`; but `a` shares `c`'s deadline, earlier than `e`'s.
+    assert!(q.info(a).unwrap().eligible && q.info(e).unwrap().eligible);
+    assert_eq!(q.pick(), Pick::Run(a));
+    q.check();
+}

@@ -560,13 +560,31 @@ impl Tree {
     /// ancestor `x` lies left of (the ancestor, then its right subtree).
     /// Stepping from one node to the next in order costs O(1) amortized, so
     /// a round of yields through the whole queue does not walk down from
-    /// the root for each.
-    pub(crate) fn next_eligible(&self, x: u32, eligible: impl Fn(u64) -> bool) -> Option<u32> {
-        let has = |t: u32| t != NIL && eligible(self.node(t).min_vruntime);
-        // What the walks below pass over is of no use here.
-        let passed = &mut 0;
+    /// the root for each. Every node strictly between `x` and the answer
+    /// (every node after `x`, if there is none) is folded into `passed`
+    /// with [`vt_min`], as [`pick`](Self::pick) does for the nodes before
+    /// its answer.
+    pub(crate) fn next_eligible(
+        &self,
+        x: u32,
+        eligible: impl Fn(u64) -> bool,
+        passed: &mut u64,
+    ) -> Option<u32> {
+        // Whether subtree `t` holds an eligible node; if it does not, its
+        // minimum is folded into `passed`.
+        let has = |t: u32, passed: &mut u64| {
+            if t == NIL {
+                return false;
+            }
+            let min = self.node(t).min_vruntime;
+            let yes = eligible(min);
+            if !yes {
+                *passed = vt_min(*passed, min);
+            }
+            yes
+        };
         let r = self.node(x).right;
-        if has(r) {
+        if has(r, passed) {
             return self.first_eligible(r, &eligible, passed);
         }
         let (mut c, mut p) = (x, self.node(x).parent);
@@ -576,7 +594,8 @@ impl Tree {
                 if eligible(n.vruntime) {
                     return Some(p);
                 }
-                if has(n.right) {
+                *passed = vt_min(*passed, n.vruntime);
+                if has(n.right, passed) {
                     return self.first_eligible(n.right, &eligible, passed);
                 }
             }
@@ -686,8 +705,13 @@ mod tests {
                     prop_assert_eq!(tree.pick(eligible, &mut passed), want);
                     prop_assert_eq!(passed, fold(&order[..position(want)]));
                     for (i, &x) in order.iter().enumerate() {
-                        let after = order[i + 1..].iter().copied().find(|&n| eligible(tree.node(n).vruntime));
-                        prop_assert_eq!(tree.next_eligible(x, eligible), after);
+                        let rest = &order[i + 1..];
+                        let after = rest.iter().copied().find(|&n| eligible(tree.node(n).vruntime));
+                        let mut passed = sentinel;
+                        prop_assert_eq!(tree.next_eligible(x, eligible, &mut passed), after);
+                        // What lies strictly between `x` and the answer.
+                        let between = after.map_or(rest.len(), |a| rest.iter().position(|&n| n == a).unwrap());
+                        prop_assert_eq!(passed, fold(&rest[..between]));
                     }
                 }
             }

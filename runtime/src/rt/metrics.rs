@@ -10,6 +10,7 @@ use crate::task::info::bump;
 
 /// A worker's counters, published by the worker as it goes.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct WorkerStats {
     queued: AtomicU64,
     runnable: AtomicU64,

@@ -42,6 +42,8 @@ pub(crate) struct PollContext {
     pub(crate) reweight: Option<Weight>,
     /// `cond_resched` found the request used up and yielded.
     pub(crate) preempted: bool,
+    /// The task woke itself during the poll (see [`wake_running`]).
+    pub(crate) woken: bool,
 }
 
 /// Marks the calling thread as worker `index` of the multi-thread runtime
@@ -110,6 +112,24 @@ pub(crate) fn end_poll() -> Option<PollContext> {
 /// The running task's poll context, if the caller is a task being polled.
 pub(crate) fn poll_context() -> Option<PollContext> {
     POLL.with(|p| p.get())
+}
+
+/// A wake of `task` from the thread that is polling it: noted in the poll's
+/// context, and true, instead of an atomic operation on the task's state
+/// word (the worker reads it back after the poll, as if the wake had set
+/// `NOTIFIED`). False for any other task or thread; the waker then goes the
+/// usual way. Sound because the polling thread holds `RUNNING`: the task
+/// cannot be filed before this thread's poll ends, and what the waker wrote
+/// before waking is this thread's own write, visible to its next poll.
+pub(crate) fn wake_running(task: NonNull<Header>) -> bool {
+    POLL.with(|p| match p.get() {
+        Some(mut ctx) if ctx.task == task => {
+            ctx.woken = true;
+            p.set(Some(ctx));
+            true
+        }
+        _ => false,
+    })
 }
 
 /// Updates the running task's poll context; false outside a task.

@@ -144,7 +144,9 @@ impl Core {
 
     /// Moves the inbox's messages onto the run queue.
     pub(crate) fn drain(&mut self, inbox: &Inbox) {
-        self.file_messages(inbox.take());
+        if inbox.has_messages() {
+            self.file_messages(inbox.take());
+        }
     }
 
     /// Moves the inbox's messages, and the wakes kept on the calling thread
@@ -299,6 +301,7 @@ impl Core {
                 others: self.queue.nr_runnable() > 1,
                 reweight: None,
                 preempted: false,
+                woken: false,
             });
             return Some(Started { id, task, start });
         }
@@ -346,7 +349,8 @@ impl Core {
         } else {
             BlockKind::Dequeue
         };
-        let (fate, now) = header.state.after_poll(block);
+        let woken = ctx.is_some_and(|c| c.woken);
+        let (fate, now) = header.state.after_poll(block, woken);
         let mut join_wake = None;
         // What a cancellation removes from the queue, held to the end:
         // `task` borrows this reference.

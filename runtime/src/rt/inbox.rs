@@ -209,7 +209,8 @@ impl Inbox {
     }
 
     /// [`push`](Self::push) by the inbox's owner itself (a message it will
-    /// file at its next turn).
+    /// file at its next turn), from its own thread: running, so never parked,
+    /// and not unparked.
     pub(crate) fn push_own(&self, message: Message) -> bool {
         self.push_as(message, true)
     }
@@ -225,9 +226,13 @@ impl Inbox {
                 return false;
             }
         };
-        fence(Ordering::SeqCst);
-        if self.parked.load(Ordering::Relaxed) {
-            self.unpark();
+        // The owner pushing to its own inbox is running, not parked: no
+        // fence and no look at the flag.
+        if !own {
+            fence(Ordering::SeqCst);
+            if self.parked.load(Ordering::Relaxed) {
+                self.unpark();
+            }
         }
         alone
     }

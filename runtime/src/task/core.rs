@@ -624,7 +624,9 @@ fn header_ptr(data: *const ()) -> NonNull<Header> {
 }
 
 fn wake_by_ref(task: &TaskRef) {
-    dispatch(task.header().state.wake(), task);
+    if !crate::rt::context::wake_running(task.ptr) {
+        dispatch(task.header().state.wake(), task);
+    }
 }
 
 /// Sends what a wake (or abort) decided to the task's owner, with a new

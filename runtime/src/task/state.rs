@@ -276,16 +276,18 @@ impl State {
     }
 
     /// The poll returned `Pending`. `block` is what the run queue would do if the
-    /// task blocks; the answer says what happened, decided in one CAS.
+    /// task blocks; `woken` says the task woke itself during the poll (noted by
+    /// the polling thread instead of `NOTIFIED`); the answer says what happened,
+    /// decided in one CAS.
     ///
     /// Also returns the value the transition wrote (or found, for `Cancel`):
     /// switch-out hooks report from it, never from a later load.
-    pub(crate) fn after_poll(&self, block: BlockKind) -> (AfterPoll, Snapshot) {
+    pub(crate) fn after_poll(&self, block: BlockKind, woken: bool) -> (AfterPoll, Snapshot) {
         self.update(|cur| {
             debug_assert!(cur & RUNNING != 0, "after_poll from {:?}", Snapshot(cur));
             let (next, fate) = if cur & CANCELLED != 0 {
                 return (None, (AfterPoll::Cancel, Snapshot(cur)));
-            } else if cur & NOTIFIED != 0 {
+            } else if woken || cur & NOTIFIED != 0 {
                 (cur & !(RUNNING | NOTIFIED), AfterPoll::Requeue)
             } else {
                 match block {
@@ -473,7 +475,10 @@ mod tests {
     fn poll_then_block_then_wake_then_poll() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Dequeued);
+        assert_eq!(
+            s.after_poll(BlockKind::Dequeue, false).0,
+            AfterPoll::Dequeued
+        );
         let now = s.load();
         assert!(!now.is_queued() && !now.is_running());
         assert_eq!(s.wake(), WakeAction::Submit);
@@ -497,18 +502,21 @@ mod tests {
         assert_eq!(s.to_running(), ToRunning::Poll);
         assert_eq!(s.wake(), WakeAction::None);
         assert!(s.load().is_notified());
-        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Requeue);
+        assert_eq!(
+            s.after_poll(BlockKind::Dequeue, false).0,
+            AfterPoll::Requeue
+        );
         assert!(s.load().is_runnable() && !s.load().is_notified());
         // A wake before the poll does not count as one during it.
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay, false).0, AfterPoll::Delayed);
     }
 
     #[test]
     fn delayed_is_queued_but_not_runnable() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay, false).0, AfterPoll::Delayed);
         let now = s.load();
         assert!(now.is_queued() && now.is_delayed() && !now.is_runnable());
         // Picked while still asleep: the dequeue finishes.
@@ -521,7 +529,7 @@ mod tests {
     fn wake_of_a_delayed_task_rearms_once() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay, false).0, AfterPoll::Delayed);
         assert_eq!(s.wake(), WakeAction::Rearm);
         assert_eq!(s.wake(), WakeAction::None, "one re-arm message is enough");
         assert!(s.rearm());
@@ -532,7 +540,7 @@ mod tests {
     fn pick_wins_over_an_inflight_rearm_message() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay, false).0, AfterPoll::Delayed);
         assert_eq!(s.wake(), WakeAction::Rearm);
         assert_eq!(s.delayed_pick(), DelayedPick::Rearm);
         assert!(s.load().is_runnable());
@@ -543,11 +551,11 @@ mod tests {
     fn a_stale_rearm_message_does_not_wake_a_task_that_blocked_again() {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay, false).0, AfterPoll::Delayed);
         assert_eq!(s.wake(), WakeAction::Rearm); // message 1 on its way
         assert_eq!(s.delayed_pick(), DelayedPick::Rearm); // the pick wins
         assert_eq!(s.to_running(), ToRunning::Poll);
-        assert_eq!(s.after_poll(BlockKind::Delay).0, AfterPoll::Delayed);
+        assert_eq!(s.after_poll(BlockKind::Delay, false).0, AfterPoll::Delayed);
         // Message 1 arrives: no wake since the block, so the task sleeps on.
         assert!(!s.rearm());
         assert!(s.load().is_delayed());
@@ -564,7 +572,7 @@ mod tests {
         assert_eq!(s.to_running(), ToRunning::Poll);
         assert_eq!(s.cancel(), WakeAction::None);
         assert!(s.load().is_cancelled());
-        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Cancel);
+        assert_eq!(s.after_poll(BlockKind::Dequeue, false).0, AfterPoll::Cancel);
         s.to_complete();
         assert!(s.load().is_complete());
         // Queued: cancelled at its next pick.
@@ -599,7 +607,7 @@ mod tests {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Poll);
         assert!(!s.to_shutdown());
-        assert_eq!(s.after_poll(BlockKind::Dequeue).0, AfterPoll::Cancel);
+        assert_eq!(s.after_poll(BlockKind::Dequeue, false).0, AfterPoll::Cancel);
     }
 
     #[test]
@@ -664,7 +672,7 @@ mod loom_tests {
                     })
                 };
                 let seen = task.1.load(Ordering::Relaxed) == 1;
-                let (after, _) = task.0.after_poll(block);
+                let (after, _) = task.0.after_poll(block, false);
                 let action = waker.join().unwrap();
                 let now = task.0.load();
                 let woken_later = match (after, action) {

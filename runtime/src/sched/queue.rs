@@ -616,13 +616,18 @@ impl<T> RunQueue<T> {
 
     /// Unlinks `idx` from the tree and the sums.
     fn unlink(&mut self, idx: u32) {
-        let w = self.slots[idx as usize].weight;
-        let v = self.tree.node(idx).vruntime;
         self.refresh();
         self.tree.remove(idx);
         if self.finger == idx {
             self.finger = NIL;
         }
+        self.remove_from_sums(idx);
+    }
+
+    /// No longer counts queued `idx` in `K` and `W`.
+    fn remove_from_sums(&mut self, idx: u32) {
+        let w = self.slots[idx as usize].weight;
+        let v = self.tree.node(idx).vruntime;
         self.sum_wkey -= i128::from(w) * i128::from(self.key(v));
         self.sum_w -= u64::from(w);
         self.settle_if_empty(v);
@@ -1491,11 +1496,21 @@ impl<T> RunQueue<T> {
     /// ```
     pub fn migrate_out(&mut self, id: EntityId) -> Result<Migrant<T>, Error> {
         let idx = self.slot_of(id)?;
-        if self.slots[idx as usize].state == SlotState::Lane {
+        if self.slots[idx as usize].state == SlotState::Lane && self.lane.front() != Some(&idx) {
             self.flush_lane();
         }
         let (vlag, rel_deadline, queued) = match self.slots[idx as usize].state {
-            SlotState::Lane => unreachable!("the lane was just emptied"),
+            SlotState::Lane => {
+                // The lane's front (the first a steal offers) leaves without
+                // linking the rest: the others keep waiting as they were.
+                let n = self.tree.node(idx);
+                let (v, d) = (n.vruntime, n.deadline);
+                let vlag = self.clamp_vlag(idx, self.avg().wrapping_sub(v) as i64);
+                self.lane.pop_front();
+                self.remove_from_sums(idx);
+                self.nr_queued -= 1;
+                (vlag, d.wrapping_sub(v), true)
+            }
             SlotState::Running => return Err(Error::Running),
             SlotState::Delayed => return Err(Error::Delayed),
             SlotState::Runnable => {

@@ -351,3 +351,23 @@ fn a_search_forward_from_the_yielder_still_sees_tied_entities_behind_it() {
     assert_eq!(q.pick(), Pick::Run(a));
     q.check();
 }
+
+#[test]
+fn a_steal_from_a_waiting_burst_leaves_the_rest_waiting() {
+    let mut q = RunQueue::new(Config::new()).unwrap();
+    let ids = [0, 1, 2, 3].map(|i| q.enqueue_new(Params::new(), i));
+    assert_eq!(q.nr_linked(), 0, "a burst waits beside the tree");
+    // A steal takes the front first.
+    assert_eq!(q.migratable(1), [ids[0]]);
+    let m = q.migrate_out(ids[0]).unwrap();
+    assert_eq!((m.lag_ns(), *m.payload()), (0, 0));
+    assert_eq!(q.nr_linked(), 0, "the others still wait, unlinked");
+    assert_eq!(q.nr_queued(), 3);
+    q.check();
+    for &id in &ids[1..] {
+        assert_eq!(q.pick(), Pick::Run(id));
+        q.charge(Duration::from_micros(1)).unwrap();
+        q.yield_to_others().unwrap();
+    }
+    q.check();
+}

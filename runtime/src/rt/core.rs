@@ -37,6 +37,9 @@ use crate::task::core::{JoinWake, TaskRef};
 use crate::task::state::{AfterPoll, BlockKind, DelayedPick, Snapshot, ToRunning};
 use crate::task::{SwitchReason, TaskInfo};
 
+/// How many messages' worth of room a core keeps between turns.
+const KEPT: usize = 1024;
+
 pub(crate) struct Core {
     queue: RunQueue<TaskRef>,
     /// The index this core's tasks record as their owner.
@@ -45,8 +48,8 @@ pub(crate) struct Core {
     stats: Arc<WorkerStats>,
     /// The runtime's hooks, if it has switch hooks.
     hooks: Option<Arc<Hooks>>,
-    /// Wakes taken from this thread's local list, being filed (kept to reuse
-    /// the allocation).
+    /// Wakes taken from this thread's local list or from the inbox, being
+    /// filed (kept to reuse the allocation; see [`KEPT`]).
     local: Vec<Message>,
     /// When the previous poll ended, if the worker went straight on to the
     /// next one: that poll starts then, so back-to-back polls read the clock
@@ -145,7 +148,19 @@ impl Core {
     /// Moves the inbox's messages onto the run queue.
     pub(crate) fn drain(&mut self, inbox: &Inbox) {
         if inbox.has_messages() {
-            self.file_messages(inbox.take());
+            let mut messages = std::mem::take(&mut self.local);
+            inbox.take_into(&mut messages);
+            self.file_messages(messages.drain(..));
+            self.keep(messages);
+        }
+    }
+
+    /// Keeps `buffer` (empty) for the next messages, unless a burst grew it
+    /// past [`KEPT`].
+    fn keep(&mut self, buffer: Vec<Message>) {
+        debug_assert!(buffer.is_empty());
+        if buffer.capacity() <= KEPT {
+            self.local = buffer;
         }
     }
 
@@ -158,7 +173,7 @@ impl Core {
         let mut local = std::mem::take(&mut self.local);
         context::take_local(runtime, self.index, &mut local);
         self.file_messages(local.drain(..));
-        self.local = local;
+        self.keep(local);
     }
 
     /// Moves the inbox's messages onto the run queue, as [`drain`](Self::drain)

@@ -124,11 +124,19 @@ impl Stack {
     /// Takes every message, in arrival order; with `close`, leaves the stack
     /// closed. A closed stack stays closed and yields nothing more.
     fn take_all(&self, close: bool) -> Vec<Message> {
+        let mut out = Vec::new();
+        self.take_into(close, &mut out);
+        out
+    }
+
+    /// [`take_all`](Self::take_all), appending to `out` (whose allocation a
+    /// caller that takes at every turn keeps).
+    fn take_into(&self, close: bool, out: &mut Vec<Message>) {
         let replacement = if close { closed() } else { ptr::null_mut() };
         let mut head = self.head.load(Ordering::Acquire);
         loop {
             if head == closed() || (head.is_null() && !close) {
-                return Vec::new();
+                return;
             }
             match self.head.compare_exchange_weak(
                 head,
@@ -140,7 +148,7 @@ impl Stack {
                 Err(actual) => head = actual,
             }
         }
-        let mut out = Vec::new();
+        let start = out.len();
         let mut own = 0;
         while !head.is_null() {
             // The swap above detached this list: this thread owns every node.
@@ -151,10 +159,10 @@ impl Stack {
             own += i64::from(node.own);
             out.push(node.message);
         }
+        let taken = &mut out[start..];
         self.counts
-            .fetch_sub(out.len() as i64 + (own << 32), Ordering::Relaxed);
-        out.reverse();
-        out
+            .fetch_sub(taken.len() as i64 + (own << 32), Ordering::Relaxed);
+        taken.reverse();
     }
 }
 
@@ -271,9 +279,15 @@ impl Inbox {
 
     /// The owner takes everything, in arrival order per kind.
     pub(crate) fn take(&self) -> Vec<Message> {
-        let mut all = self.spawns.take_all(false);
-        all.extend(self.messages.take_all(false));
+        let mut all = Vec::new();
+        self.take_into(&mut all);
         all
+    }
+
+    /// [`take`](Self::take), appending to `out`.
+    pub(crate) fn take_into(&self, out: &mut Vec<Message>) {
+        self.spawns.take_into(false, out);
+        self.messages.take_into(false, out);
     }
 
     /// Another worker takes the first entries of new tasks.

@@ -325,22 +325,39 @@ impl Shared {
         }
     }
 
-    /// Worker `me` takes what waits in worker `victim`'s inbox: the victim's
-    /// core files it (under the victim's lock, as its owner would), gives
-    /// the tasks it made runnable, and `me` adopts them with their lag.
-    /// Never two locks at once. False if nothing was taken.
+    /// Worker `me` takes what waits in worker `victim`'s inbox: fresh spawns
+    /// directly (they are on no run queue yet), and wakes through the
+    /// victim's core, which files them (under the victim's lock, as its
+    /// owner would) and gives the tasks they made runnable, for `me` to adopt
+    /// with their lag. Never two locks at once. False if nothing was taken.
     pub(crate) fn take_woken(&self, me: usize, victim: usize) -> bool {
         let w = &self.workers[victim];
-        let taken = {
+        let spawns = w.inbox.take_spawns();
+        let taken = if w.inbox.has_messages() {
             let mut core = lock(&w.core);
             let taken = core.drain_and_give(&w.inbox);
             w.runnable.store(core.nr_runnable(), Ordering::Relaxed);
             taken
+        } else {
+            Vec::new()
         };
-        if taken.is_empty() {
+        if spawns.is_empty() && taken.is_empty() {
             return false;
         }
-        self.adopt(me, taken);
+        let mut core = lock(&self.workers[me].core);
+        if !spawns.is_empty() {
+            core.stats().stole(spawns.len());
+            let now = crate::clock::now();
+            for task in spawns {
+                core.admit(task, now);
+            }
+        }
+        if !taken.is_empty() {
+            core.adopt(taken);
+        }
+        self.workers[me]
+            .runnable
+            .store(core.nr_runnable(), Ordering::Relaxed);
         true
     }
 

@@ -53,7 +53,7 @@ use crate::sched::Migrant;
 use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
 use crate::time::driver::Driver;
 
-/// A poll that ran and is not filed yet (see [`Shared::run_turn`]).
+/// A poll that ran and is not filed yet (see [`Shared::run_turns`]).
 pub(crate) struct Polled {
     started: Started,
     result: Poll<JoinWake>,
@@ -451,64 +451,75 @@ impl Shared {
     /// workers turn by turn with it.)
     #[cfg(loom)]
     pub(crate) fn run_once(&self, index: usize) -> bool {
-        match self.run_turn(index, None) {
-            Some(polled) => {
-                self.file(index, polled);
-                true
-            }
-            None => false,
-        }
+        self.run_turns(index, || false)
     }
 
-    /// One turn of worker `index` that leaves its poll unfiled: files `prev`
-    /// (the previous turn's poll), takes the inbox and starts the next task,
-    /// all under one lock of the core, then polls the task unlocked. `None`
-    /// if it had nothing to run (`prev` is filed either way).
-    pub(crate) fn run_turn(&self, index: usize, prev: Option<Polled>) -> Option<Polled> {
-        self.awake(index);
+    /// Runs turns of worker `index` back to back. Each turn files the
+    /// previous poll, takes the inbox and starts the next task, all under
+    /// one lock of the core, then polls the task unlocked; between polls,
+    /// `more` says whether to go on. The last poll is filed before this
+    /// returns. False if the first turn had nothing to run. (One loop, so
+    /// that a poll's record stays where it is from one turn to the next:
+    /// moving it in and out of a call per turn cost more than some of the
+    /// work it records.)
+    pub(crate) fn run_turns(&self, index: usize, mut more: impl FnMut() -> bool) -> bool {
         let me = &self.workers[index];
-        // Between back-to-back polls, now and then (the previous poll's end
-        // is the time: no clock read), look for work stranded behind another
-        // worker's long poll.
-        #[cfg(not(loom))]
-        if let Some(now) = prev.as_ref().map(|p| p.end) {
-            if now >= me.next_stranded_check.load(Ordering::Relaxed) {
-                me.next_stranded_check
-                    .store(now + STRANDED_NS / 2, Ordering::Relaxed);
-                self.take_stranded(index, now);
+        let mut prev: Option<Polled> = None;
+        loop {
+            self.awake(index);
+            // Between back-to-back polls, now and then (the previous poll's
+            // end is the time: no clock read), look for work stranded
+            // behind another worker's long poll.
+            #[cfg(not(loom))]
+            if let Some(now) = prev.as_ref().map(|p| p.end) {
+                if now >= me.next_stranded_check.load(Ordering::Relaxed) {
+                    me.next_stranded_check
+                        .store(now + STRANDED_NS / 2, Ordering::Relaxed);
+                    self.take_stranded(index, now);
+                }
+            }
+            let ran_before = prev.is_some();
+            let (started, spare) = {
+                let mut core = lock(&me.core);
+                if let Some(prev) = prev.take() {
+                    prev.file(&mut core);
+                }
+                core.drain(&me.inbox);
+                let started = core.start_poll();
+                let runnable = core.nr_runnable();
+                me.runnable.store(runnable, Ordering::Relaxed);
+                (started, runnable > 1)
+            };
+            me.polling_since.store(
+                started.as_ref().map_or(0, |s| s.start.max(1)),
+                Ordering::Relaxed,
+            );
+            if spare {
+                self.notify_idle(index);
+            }
+            let Some(started) = started else {
+                return ran_before;
+            };
+            let result = started.task().poll();
+            let (ran, end) = started.stop();
+            // Built where it waits for the next turn.
+            prev = Some(Polled {
+                started,
+                result,
+                ran,
+                end,
+            });
+            if !more() {
+                if let Some(last) = prev.take() {
+                    self.file(index, last);
+                }
+                return true;
             }
         }
-        let (started, spare) = {
-            let mut core = lock(&me.core);
-            if let Some(prev) = prev {
-                prev.file(&mut core);
-            }
-            core.drain(&me.inbox);
-            let started = core.start_poll();
-            let runnable = core.nr_runnable();
-            me.runnable.store(runnable, Ordering::Relaxed);
-            (started, runnable > 1)
-        };
-        me.polling_since.store(
-            started.as_ref().map_or(0, |s| s.start.max(1)),
-            Ordering::Relaxed,
-        );
-        if spare {
-            self.notify_idle(index);
-        }
-        let started = started?;
-        let result = started.task().poll();
-        let (ran, end) = started.stop();
-        Some(Polled {
-            started,
-            result,
-            ran,
-            end,
-        })
     }
 
-    /// Files a poll that [`run_turn`](Self::run_turn) left unfiled.
-    pub(crate) fn file(&self, index: usize, polled: Polled) {
+    /// Files the last poll of [`run_turns`](Self::run_turns).
+    fn file(&self, index: usize, polled: Polled) {
         let me = &self.workers[index];
         me.polling_since.store(0, Ordering::Relaxed);
         let spare = {
@@ -699,17 +710,15 @@ fn run_worker(shared: &Shared, index: usize, handle: Handle) {
         shared.driver.fire_due();
         // Back-to-back polls file the previous one and start the next under
         // one lock of the core.
-        let mut polled = shared.run_turn(index, None);
-        if polled.is_some() {
-            watch_ns = STRANDED_NS;
-        }
-        while let Some(prev) = polled {
+        let ran = shared.run_turns(index, || {
             if shared.shutdown.load(Ordering::Relaxed) {
-                shared.file(index, prev);
-                break;
+                return false;
             }
             shared.driver.fire_due();
-            polled = shared.run_turn(index, Some(prev));
+            true
+        });
+        if ran {
+            watch_ns = STRANDED_NS;
         }
         if shared.shutdown.load(Ordering::SeqCst) {
             continue;

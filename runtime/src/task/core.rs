@@ -1,6 +1,6 @@
-//! A task's single allocation: header, stage (future, then output) and
-//! join-waker slot, with its memory managed by the reference count in the state
-//! word.
+//! A task's single allocation: header (join-waker slot included) and stage
+//! (future, then output), with its memory managed by the reference count in
+//! the state word.
 //!
 //! # Access rules
 //!
@@ -12,7 +12,7 @@
 //!   `JoinHandle` if `JOIN_INTEREST` was set at completion, else to the
 //!   completer, which drops it at once. A handle dropped after completion
 //!   drops the output itself.
-//! - `join_waker`: written by the `JoinHandle` only while `JOIN_WAKER` is
+//! - `header.join_waker`: written by the `JoinHandle` only while `JOIN_WAKER` is
 //!   clear and the task not complete; read (woken by reference) by the
 //!   completer if `JOIN_WAKER` was set at completion; dropped with the cell.
 //! - `header.entity`: only the owner worker (its run-queue handle).
@@ -64,12 +64,24 @@ pub(crate) fn sched_ref(scheduler: Arc<dyn Schedule>) -> SchedRef {
 
 /// The part of a task every owner of a reference may read. First in the
 /// cell, so a pointer to the cell is a pointer to its header.
+///
+/// Laid out in order (`repr(C)`): first 48 bytes that no poll touches (the
+/// register links, id, name and join-waker slot), then what polls read and
+/// write. Cells are packed by the allocator, and the line holding a cell's
+/// start also holds the end of its neighbour (its future, written at every
+/// poll), which may be polled on another worker: only the cold head of the
+/// cell shares that line, so the two workers' writes never meet in it.
+#[repr(C)]
 pub(crate) struct Header {
-    pub(crate) state: State,
-    vtable: &'static Vtable,
+    /// The task's place in its runtime's register of live tasks.
+    pub(crate) links: crate::rt::registry::Links,
     pub(crate) id: Id,
     /// Boxed (named tasks are the exception): one pointer in every header.
     pub(crate) name: Option<Box<Arc<str>>>,
+    /// The `JoinHandle`'s waker (see the module docs).
+    join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) state: State,
+    vtable: &'static Vtable,
     pub(crate) params: Params,
     /// Schedstats, written by the owner worker.
     pub(crate) stats: Stats,
@@ -83,8 +95,6 @@ pub(crate) struct Header {
     /// The weight the owner last published (part of the schedstats).
     weight: AtomicU32,
     scheduler: SchedRef,
-    /// The task's place in its runtime's register of live tasks.
-    pub(crate) links: crate::rt::registry::Links,
 }
 
 const NO_ENTITY: u64 = u64::MAX;
@@ -167,7 +177,6 @@ enum Stage<F: Future> {
 struct Cell<F: Future> {
     header: Header,
     stage: UnsafeCell<Stage<F>>,
-    join_waker: UnsafeCell<Option<Waker>>,
 }
 
 /// A scheduler that drops everything: for tests that drive tasks by hand.
@@ -298,9 +307,9 @@ where
             weight: AtomicU32::new(params.get_weight().get()),
             scheduler,
             links: crate::rt::registry::Links::new(),
+            join_waker: UnsafeCell::new(None),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
-        join_waker: UnsafeCell::new(None),
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     // `State::new` counts these two references.
@@ -446,7 +455,7 @@ where
 {
     // SAFETY: forwarded from the caller.
     let cell = unsafe { cell::<F>(ptr) };
-    cell.join_waker.with(|slot| {
+    cell.header.join_waker.with(|slot| {
         // SAFETY: `JOIN_WAKER` was set when the task completed, so the slot
         // is shared read-only and its waker stays until the cell is freed.
         if let Some(waker) = unsafe { &*slot } {
@@ -482,14 +491,14 @@ where
     let ready = if now.is_complete() {
         true
     } else if !now.has_join_waker() {
-        cell.join_waker.with_mut(|slot| {
+        cell.header.join_waker.with_mut(|slot| {
             // SAFETY: `JOIN_WAKER` is clear and the task not complete: the slot
             // is the handle's alone.
             unsafe { *slot = Some(cx.waker().clone()) };
         });
         state.set_join_waker().is_err()
     } else {
-        let same = cell.join_waker.with(|slot| {
+        let same = cell.header.join_waker.with(|slot| {
             // SAFETY: `JOIN_WAKER` is set: the slot is shared read-only.
             unsafe { &*slot }
                 .as_ref()
@@ -500,7 +509,7 @@ where
         } else if state.unset_join_waker().is_err() {
             true
         } else {
-            cell.join_waker.with_mut(|slot| {
+            cell.header.join_waker.with_mut(|slot| {
                 // SAFETY: we just cleared `JOIN_WAKER` before completion: the
                 // slot is the handle's again.
                 unsafe { *slot = Some(cx.waker().clone()) };
@@ -536,7 +545,7 @@ where
         });
         let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
     } else if before.has_join_waker() {
-        let waker = cell.join_waker.with_mut(|slot| {
+        let waker = cell.header.join_waker.with_mut(|slot| {
             // SAFETY: our CAS cleared `JOIN_WAKER` before completion, so the
             // slot is ours and the completer will not read it.
             unsafe { (*slot).take() }
@@ -799,10 +808,29 @@ mod tests {
         assert_eq!(std::mem::size_of::<JoinError>(), 16);
         assert!(
             std::mem::size_of::<Cell<Small>>() <= 200,
-            "header {} + stage {} + join waker {}",
+            "header {} (join waker included) + stage {}",
             std::mem::size_of::<Header>(),
             std::mem::size_of::<UnsafeCell<Stage<Small>>>(),
-            std::mem::size_of::<UnsafeCell<Option<Waker>>>(),
         );
+    }
+
+    /// The allocator packs cells 16-byte aligned, so the cache line holding
+    /// a cell's start holds up to 48 bytes of it, the rest being the end of
+    /// the cell before (whose future its worker writes at every poll).
+    #[test]
+    fn a_header_starts_with_48_bytes_that_polls_never_touch() {
+        use std::mem::offset_of;
+        let hot = [
+            offset_of!(Header, state),
+            offset_of!(Header, vtable),
+            offset_of!(Header, params),
+            offset_of!(Header, stats),
+            offset_of!(Header, notifiers),
+            offset_of!(Header, entity),
+            offset_of!(Header, owner),
+            offset_of!(Header, weight),
+            offset_of!(Header, scheduler),
+        ];
+        assert!(hot.iter().all(|&at| at >= 48), "{hot:?}");
     }
 }

@@ -42,6 +42,26 @@ use super::{
     Params, Pick, Wake, WakeLag, Weight,
 };
 
+/// `v ≤ V` with V divided out: `v − zero ≤ ⌊K/W⌋` (see
+/// [`RunQueue::eligibility`]). Valid until the sums or the zero point change.
+#[derive(Clone, Copy)]
+struct Eligibility {
+    zero: u64,
+    bound: i64,
+}
+
+impl Eligibility {
+    #[inline]
+    fn holds(self, v: u64) -> bool {
+        (v.wrapping_sub(self.zero) as i64) <= self.bound
+    }
+
+    #[inline]
+    fn test(self) -> impl Fn(u64) -> bool {
+        move |v| self.holds(v)
+    }
+}
+
 /// Recenter the zero point when a key grows past this many virtual nanoseconds.
 const RECENTER_THRESHOLD: u64 = 1 << 32;
 
@@ -494,11 +514,14 @@ impl<T> RunQueue<T> {
     /// [`eligible`](Self::eligible) for a search that tests many vruntimes:
     /// V is divided out once, and each test is one comparison (for integers,
     /// `key·W ≤ K` exactly when `key ≤ ⌊K/W⌋`). That keeps a multiplication
-    /// out of every step of a walk down the tree.
+    /// out of every step of a walk down the tree; and as a division costs
+    /// tens of cycles, a pick computes this once and hands it down.
     #[inline]
-    fn eligible_test(&self) -> impl Fn(u64) -> bool + use<T> {
-        let (zero, bound) = (self.zero, self.avg_key().unwrap_or(i64::MAX));
-        move |v| (v.wrapping_sub(zero) as i64) <= bound
+    fn eligibility(&self) -> Eligibility {
+        Eligibility {
+            zero: self.zero,
+            bound: self.avg_key().unwrap_or(i64::MAX),
+        }
     }
 
     /// Moves the zero point to V.
@@ -809,6 +832,8 @@ impl<T> RunQueue<T> {
             self.recenter();
         }
         let skip = std::mem::replace(&mut self.skip, NIL);
+        // The sums stay as they are until the pick is made.
+        let e = self.eligibility();
         let mut idx = match self.tree.leftmost() {
             None => {
                 self.before_finger = self.bound_none();
@@ -816,16 +841,15 @@ impl<T> RunQueue<T> {
                 NIL
             }
             Some(_) if skip != NIL && skip == self.finger && self.nr_queued > 1 => {
-                self.pick_after_yield(skip)
+                self.pick_after_yield(skip, e)
             }
-            Some(left) => self.pick_first(left, skip),
+            Some(left) => self.pick_first(left, skip, e),
         };
         // The lane's front competes with the tree's answer: it wins if it is
         // eligible and comes first (in turn, for equal deadlines), or if the
         // tree offers only the yielder or nothing.
         if let Some(&front) = self.lane.front() {
-            let eligible = self.eligible_test();
-            if eligible(self.tree.node(front).vruntime)
+            if e.holds(self.tree.node(front).vruntime)
                 && (idx == NIL || idx == skip || self.first_in_turn(front, idx))
             {
                 // The bounds found for `idx` cover what lies before the
@@ -921,18 +945,15 @@ impl<T> RunQueue<T> {
     /// lane's may be). Eligibility is judged against the full queue's `V`.
     /// Sets the finger's bounds for the answer (for NIL: both over every
     /// linked entity).
-    fn pick_first(&mut self, left: u32, skip: u32) -> u32 {
-        let (k, l) = self.load();
+    fn pick_first(&mut self, left: u32, skip: u32, e: Eligibility) -> u32 {
         // Every linked entity before the answer in tree order is folded in.
         let mut passed = self.bound_none();
-        let mut idx = if self.eligible(self.tree.node(left).vruntime, k, l) {
+        let mut idx = if e.holds(self.tree.node(left).vruntime) {
             left
         } else {
             self.refresh();
             // None when only the lane's entities are eligible.
-            self.tree
-                .pick(self.eligible_test(), &mut passed)
-                .unwrap_or(NIL)
+            self.tree.pick(e.test(), &mut passed).unwrap_or(NIL)
         };
         if idx == NIL {
             self.before_finger = passed;
@@ -943,7 +964,7 @@ impl<T> RunQueue<T> {
             // The first eligible entity after it in tree order, if any; the
             // yielder and what lies between are then before the answer.
             let mut beyond = vt_min(passed, self.tree.node(skip).vruntime);
-            if let Some(next) = self.next_eligible_after(skip, NIL, &mut beyond) {
+            if let Some(next) = self.next_eligible_after(skip, NIL, &mut beyond, e) {
                 idx = next;
                 passed = beyond;
             }
@@ -956,7 +977,7 @@ impl<T> RunQueue<T> {
             && self.tree.node(f).deadline == self.tree.node(idx).deadline
             && !self.tree.less(f, idx)
         {
-            if let Some(next) = self.next_eligible_after(f, skip, &mut 0) {
+            if let Some(next) = self.next_eligible_after(f, skip, &mut 0, e) {
                 if self.tree.node(next).deadline == self.tree.node(idx).deadline {
                     idx = next;
                     // Eligible `idx` is now before the answer.
@@ -971,14 +992,20 @@ impl<T> RunQueue<T> {
     /// The first eligible linked entity after linked `x` in tree order,
     /// passing over `skip` (NIL for none). What it passes over, `skip`
     /// included, is folded into `passed` (see [`Tree::next_eligible`]).
-    fn next_eligible_after(&mut self, x: u32, skip: u32, passed: &mut u64) -> Option<u32> {
+    fn next_eligible_after(
+        &mut self,
+        x: u32,
+        skip: u32,
+        passed: &mut u64,
+        e: Eligibility,
+    ) -> Option<u32> {
         self.refresh();
-        let next = self.tree.next_eligible(x, self.eligible_test(), passed)?;
+        let next = self.tree.next_eligible(x, e.test(), passed)?;
         if next != skip {
             return Some(next);
         }
         *passed = vt_min(*passed, self.tree.node(skip).vruntime);
-        self.tree.next_eligible(skip, self.eligible_test(), passed)
+        self.tree.next_eligible(skip, e.test(), passed)
     }
 
     /// [`pick_first`](Self::pick_first) for a pick right after the last one
@@ -989,18 +1016,17 @@ impl<T> RunQueue<T> {
     /// round of yields is mostly a step or two; the bounds for the answer
     /// are the old ones with the yielder and whatever the search passed
     /// over folded in.
-    fn pick_after_yield(&mut self, skip: u32) -> u32 {
-        let eligible = self.eligible_test();
-        if !eligible(self.before_finger) {
+    fn pick_after_yield(&mut self, skip: u32, e: Eligibility) -> u32 {
+        if !e.holds(self.before_finger) {
             let mut passed = self.bound_none();
-            if let Some(next) = self.next_eligible_after(skip, NIL, &mut passed) {
+            if let Some(next) = self.next_eligible_after(skip, NIL, &mut passed, e) {
                 // The yielder and what lies between it and `next`.
                 let between = vt_min(passed, self.tree.node(skip).vruntime);
                 if self.tree.node(next).deadline == self.tree.node(skip).deadline {
                     self.tied_before_finger = vt_min(self.tied_before_finger, between);
                     return next;
                 }
-                if !eligible(self.tied_before_finger) {
+                if !e.holds(self.tied_before_finger) {
                     let all = vt_min(vt_min(self.before_finger, self.tied_before_finger), between);
                     self.before_finger = all;
                     self.tied_before_finger = all;
@@ -1009,7 +1035,7 @@ impl<T> RunQueue<T> {
             }
         }
         let left = self.tree.leftmost().unwrap_or(skip);
-        self.pick_first(left, skip)
+        self.pick_first(left, skip, e)
     }
 
     /// Whether the running entity would stay queued as delayed if it blocked

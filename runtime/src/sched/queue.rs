@@ -141,6 +141,11 @@ pub struct RunQueue<T> {
     sum_wkey: i128,
     /// Σ w over linked entities.
     sum_w: u64,
+    /// The last `⌊K/W⌋` computed, with the `(K, W)` it was computed from: a
+    /// poll asks for V when it is filed and again when the next is picked,
+    /// usually with nothing changed in between, and a division costs tens
+    /// of cycles.
+    avg_memo: std::cell::Cell<(i128, u64, i64)>,
     /// The running entity, or NIL.
     curr: u32,
     /// A linked entity whose vruntime moved since its ancestors' augmentation
@@ -216,6 +221,7 @@ impl<T> RunQueue<T> {
             zero: 0,
             sum_wkey: 0,
             sum_w: 0,
+            avg_memo: std::cell::Cell::new((0, 0, 0)),
             curr: NIL,
             stale: NIL,
             stale_from: 0,
@@ -505,10 +511,16 @@ impl<T> RunQueue<T> {
         if l == 0 {
             return None;
         }
-        Some(match i64::try_from(k) {
+        let (mk, ml, avg) = self.avg_memo.get();
+        if (mk, ml) == (k, l) {
+            return Some(avg);
+        }
+        let avg = match i64::try_from(k) {
             Ok(k) => k.div_euclid(l as i64),
             Err(_) => k.div_euclid(i128::from(l)) as i64,
-        })
+        };
+        self.avg_memo.set((k, l, avg));
+        Some(avg)
     }
 
     /// [`eligible`](Self::eligible) for a search that tests many vruntimes:
@@ -895,8 +907,11 @@ impl<T> RunQueue<T> {
         self.slots[idx as usize].state = SlotState::Running;
         let n = self.tree.node(idx);
         let min_slice = self.slice_range().map_or(n.slice, |(lo, _)| lo);
-        let vmin = u64::from(min_slice) * u64::from(NICE_0_WEIGHT)
-            / u64::from(self.slots[idx as usize].weight);
+        let vmin = match self.slots[idx as usize].weight {
+            // Most tasks: no division at every pick.
+            NICE_0_WEIGHT => u64::from(min_slice),
+            w => u64::from(min_slice) * u64::from(NICE_0_WEIGHT) / u64::from(w),
+        };
         self.vprot = vt_min(n.deadline, n.vruntime.wrapping_add(vmin));
         Pick::Run(self.id_of(idx))
     }

@@ -1,5 +1,5 @@
 //! The multi-thread flavor: `N` worker threads, each with its own core (EEVDF
-//! run queue) behind a lock.
+//! run queue) behind a lock (a spin lock: see `loom::spin`).
 //!
 //! # Protocol
 //!
@@ -47,7 +47,7 @@ use std::sync::Arc;
 use super::hooks::Hooks;
 use super::metrics::{RuntimeMetrics, WorkerStats};
 use super::registry::Registry;
-use crate::loom::sync::{Mutex, lock};
+use crate::loom::sync::{SpinMutex, spin_lock};
 use crate::loom::thread;
 use crate::sched::Migrant;
 use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
@@ -106,7 +106,7 @@ impl<T> std::ops::Deref for Padded<T> {
 #[repr(align(128))]
 struct Worker {
     inbox: Padded<Inbox>,
-    core: Mutex<Core>,
+    core: SpinMutex<Core>,
     /// The core's published counters, readable without its lock.
     stats: Arc<WorkerStats>,
     /// Runnable tasks on this worker, published for would-be stealers.
@@ -179,7 +179,7 @@ impl Shared {
                     Worker {
                         inbox: Padded(Inbox::new()),
                         stats: core.stats().clone(),
-                        core: Mutex::new(core),
+                        core: SpinMutex::new(core),
                         runnable: AtomicUsize::new(0),
                         woken: AtomicBool::new(false),
                         polling_since: Padded(AtomicU64::new(0)),
@@ -252,10 +252,10 @@ impl Shared {
     /// A worker that parks just as this reads "none parked" has checked, after
     /// announcing its park, every worker's spare tasks and inbox; and a busy
     /// worker with tasks to spare calls this again at its next turn. (That
-    /// busy worker publishes its count with a relaxed store and then unlocks
-    /// its core, a full barrier in std's mutex, before this reads the parked
-    /// count; were the two reordered, the spare tasks would wait for its next
-    /// turn, not be lost.)
+    /// busy worker publishes its count with a relaxed store and unlocks its
+    /// core with a release store before this reads the parked count; should
+    /// the read be ordered before them, the spare tasks would wait for its
+    /// next turn, not be lost.)
     fn notify_idle(&self, from: usize) {
         if self.parked.load(Ordering::SeqCst) == 0 {
             return;
@@ -334,7 +334,7 @@ impl Shared {
         let w = &self.workers[victim];
         let spawns = w.inbox.take_spawns();
         let taken = if w.inbox.has_messages() {
-            let mut core = lock(&w.core);
+            let mut core = spin_lock(&w.core);
             let taken = core.drain_and_give(&w.inbox);
             w.runnable.store(core.nr_runnable(), Ordering::Relaxed);
             taken
@@ -344,7 +344,7 @@ impl Shared {
         if spawns.is_empty() && taken.is_empty() {
             return false;
         }
-        let mut core = lock(&self.workers[me].core);
+        let mut core = spin_lock(&self.workers[me].core);
         if !spawns.is_empty() {
             core.stats().stole(spawns.len());
             let now = crate::clock::now();
@@ -363,7 +363,7 @@ impl Shared {
 
     /// Worker `me` adopts tasks taken from another worker, under its own lock.
     fn adopt(&self, me: usize, taken: Vec<Migrant<TaskRef>>) {
-        let mut core = lock(&self.workers[me].core);
+        let mut core = spin_lock(&self.workers[me].core);
         core.adopt(taken);
         self.workers[me]
             .runnable
@@ -395,7 +395,7 @@ impl Shared {
                 for task in back {
                     w.inbox.push(Message::Submit(task));
                 }
-                let mut core = lock(&self.workers[me].core);
+                let mut core = spin_lock(&self.workers[me].core);
                 core.stats().stole(spawns.len());
                 for task in spawns {
                     core.admit(task, now);
@@ -428,7 +428,7 @@ impl Shared {
                 continue;
             }
             let taken = {
-                let mut core = lock(&w.core);
+                let mut core = spin_lock(&w.core);
                 if waiting {
                     core.drain(&w.inbox);
                 }
@@ -480,7 +480,7 @@ impl Shared {
             }
             let ran_before = prev.is_some();
             let (started, spare) = {
-                let mut core = lock(&me.core);
+                let mut core = spin_lock(&me.core);
                 if let Some(prev) = prev.take() {
                     prev.file(&mut core);
                 }
@@ -523,7 +523,7 @@ impl Shared {
         let me = &self.workers[index];
         me.polling_since.store(0, Ordering::Relaxed);
         let spare = {
-            let mut core = lock(&me.core);
+            let mut core = spin_lock(&me.core);
             polled.file(&mut core);
             let runnable = core.nr_runnable();
             me.runnable.store(runnable, Ordering::Relaxed);
@@ -566,7 +566,7 @@ impl Shared {
     /// Cancels everything on worker `index` and closes its inbox.
     pub(crate) fn shutdown_worker(&self, index: usize) {
         let me = &self.workers[index];
-        lock(&me.core).shutdown(&me.inbox);
+        spin_lock(&me.core).shutdown(&me.inbox);
     }
 
     /// Parks worker `index` until a message, a spare task elsewhere,
@@ -588,7 +588,7 @@ impl Shared {
             || {
                 let now = crate::clock::now();
                 let work = self.shutdown.load(Ordering::SeqCst)
-                    || lock(&me.core).nr_queued() > 0
+                    || spin_lock(&me.core).nr_queued() > 0
                     || self.workers.iter().any(|w| {
                         self.inbox_to_spare(w, now) || w.runnable.load(Ordering::Relaxed) > 1
                     });

@@ -53,21 +53,15 @@ use crate::sched::Migrant;
 use crate::task::core::{Header, JoinWake, Schedule, TaskRef};
 use crate::time::driver::Driver;
 
-/// A poll that ran and is not filed yet (see [`Shared::run_turns`]).
-pub(crate) struct Polled {
-    started: Started,
-    result: Poll<JoinWake>,
-    ran: Duration,
-    end: u64,
-}
+/// A poll that ran and is not filed yet (see [`Shared::run_turns`]); how
+/// long it ran and when it ended travel beside it.
+type Polled = (Started, Poll<JoinWake>);
 
-impl Polled {
-    /// Charges the poll and files its task, then lets the next poll start
-    /// when this one ended.
-    fn file(self, core: &mut Core) {
-        core.finish_poll(self.started, self.result, self.ran);
-        core.resume_at(self.end);
-    }
+/// Charges a poll that ran `ran` and ended at `end`, files its task, then
+/// lets the next poll start when this one ended.
+fn file_poll(core: &mut Core, (started, result): Polled, ran: Duration, end: u64) {
+    core.finish_poll(started, result, ran);
+    core.resume_at(end);
 }
 
 /// How long a worker's current poll must have run before a busy worker takes
@@ -459,19 +453,22 @@ impl Shared {
     /// one lock of the core, then polls the task unlocked; between polls,
     /// `more` says whether to go on. The last poll is filed before this
     /// returns. False if the first turn had nothing to run. (One loop, so
-    /// that a poll's record stays where it is from one turn to the next:
-    /// moving it in and out of a call per turn cost more than some of the
-    /// work it records.)
+    /// that a poll's record stays where it is from one turn to the next,
+    /// with its times in scalars of their own: moving it in and out of a
+    /// call per turn, or copying it whole right after its times were
+    /// written, stalled on the copy.)
     pub(crate) fn run_turns(&self, index: usize, mut more: impl FnMut() -> bool) -> bool {
         let me = &self.workers[index];
         let mut prev: Option<Polled> = None;
+        let (mut prev_ran, mut prev_end) = (Duration::ZERO, 0);
         loop {
             self.awake(index);
             // Between back-to-back polls, now and then (the previous poll's
             // end is the time: no clock read), look for work stranded
             // behind another worker's long poll.
             #[cfg(not(loom))]
-            if let Some(now) = prev.as_ref().map(|p| p.end) {
+            if prev.is_some() {
+                let now = prev_end;
                 if now >= me.next_stranded_check.load(Ordering::Relaxed) {
                     me.next_stranded_check
                         .store(now + STRANDED_NS / 2, Ordering::Relaxed);
@@ -482,7 +479,7 @@ impl Shared {
             let (started, spare) = {
                 let mut core = spin_lock(&me.core);
                 if let Some(prev) = prev.take() {
-                    prev.file(&mut core);
+                    file_poll(&mut core, prev, prev_ran, prev_end);
                 }
                 core.drain(&me.inbox);
                 let started = core.start_poll();
@@ -501,17 +498,11 @@ impl Shared {
                 return ran_before;
             };
             let result = started.task().poll();
-            let (ran, end) = started.stop();
-            // Built where it waits for the next turn.
-            prev = Some(Polled {
-                started,
-                result,
-                ran,
-                end,
-            });
+            (prev_ran, prev_end) = started.stop();
+            prev = Some((started, result));
             if !more() {
                 if let Some(last) = prev.take() {
-                    self.file(index, last);
+                    self.file(index, last, prev_ran, prev_end);
                 }
                 return true;
             }
@@ -519,12 +510,12 @@ impl Shared {
     }
 
     /// Files the last poll of [`run_turns`](Self::run_turns).
-    fn file(&self, index: usize, polled: Polled) {
+    fn file(&self, index: usize, polled: Polled, ran: Duration, end: u64) {
         let me = &self.workers[index];
         me.polling_since.store(0, Ordering::Relaxed);
         let spare = {
             let mut core = spin_lock(&me.core);
-            polled.file(&mut core);
+            file_poll(&mut core, polled, ran, end);
             let runnable = core.nr_runnable();
             me.runnable.store(runnable, Ordering::Relaxed);
             runnable > 1

@@ -16,7 +16,9 @@
 //!   a SeqCst fence) rechecks the heads before sleeping; a pusher publishes its
 //!   node, then (after a SeqCst fence) reads `parked` and unparks the owner if
 //!   set. One of the two sees the other. Only then does a push take a lock (to
-//!   reach the owner's thread handle), so the common push is lock-free.
+//!   reach the owner's thread handle), so the common push is lock-free. The
+//!   owner's own pushes (from its thread, running, so not parked) skip the
+//!   fence and the flag.
 
 use std::ptr;
 

@@ -473,6 +473,15 @@ impl Core {
         given
     }
 
+    /// Admits fresh spawns taken from another worker's inbox (at `now`),
+    /// counting them as stolen.
+    pub(crate) fn adopt_spawns(&mut self, spawns: Vec<TaskRef>, now: u64) {
+        self.stats.stole(spawns.len());
+        for task in spawns {
+            self.admit(task, now);
+        }
+    }
+
     /// Adopts tasks given by another worker.
     pub(crate) fn adopt(&mut self, tasks: Vec<Migrant<TaskRef>>) {
         self.stats.stole(tasks.len());

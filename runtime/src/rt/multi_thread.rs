@@ -340,11 +340,7 @@ impl Shared {
         }
         let mut core = spin_lock(&self.workers[me].core);
         if !spawns.is_empty() {
-            core.stats().stole(spawns.len());
-            let now = crate::clock::now();
-            for task in spawns {
-                core.admit(task, now);
-            }
+            core.adopt_spawns(spawns, crate::clock::now());
         }
         if !taken.is_empty() {
             core.adopt(taken);
@@ -390,10 +386,7 @@ impl Shared {
                     w.inbox.push(Message::Submit(task));
                 }
                 let mut core = spin_lock(&self.workers[me].core);
-                core.stats().stole(spawns.len());
-                for task in spawns {
-                    core.admit(task, now);
-                }
+                core.adopt_spawns(spawns, now);
                 self.workers[me]
                     .runnable
                     .store(core.nr_runnable(), Ordering::Relaxed);

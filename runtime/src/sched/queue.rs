@@ -95,7 +95,8 @@ struct Slot<T> {
 /// O(log n) otherwise.
 ///
 /// It owns no clock, lock or atomic: run time is passed to [`charge`](Self::charge),
-/// so the policy can be tested and simulated exactly. `T` is a payload stored with
+/// so the policy can be tested and simulated exactly. It is `Send` but not
+/// `Sync`: it remembers its last computation of V in a `Cell`. `T` is a payload stored with
 /// each entity (a task pointer, a name).
 ///
 /// # Lifecycle
